@@ -1,0 +1,324 @@
+"""``dcai data``: add, list, show, log, diff, export and split dataset versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dcai.cli._context import open_workspace
+from dcai.cli._output import (
+    balance_table,
+    console,
+    print_json,
+    print_warnings,
+    progress_bar,
+    version_table,
+)
+from dcai.data import VersionDiff
+
+app = typer.Typer(
+    help="Versioned datasets: add, inspect, compare, split, export.", no_args_is_help=True
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+MessageOption = Annotated[str, typer.Option("--message", "-m", help="Why this version exists.")]
+AuthorOption = Annotated[
+    str | None, typer.Option("--author", help="Who made it (default: $DCAI_AUTHOR or login).")
+]
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. reviews.")],
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet or JSON Lines file.")],
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--label", help="The label column (default: a column named label/target/class/y)."
+        ),
+    ] = None,
+    id: Annotated[
+        str | None,
+        typer.Option(
+            "--id", help="A column of unique example ids (default: derived from content)."
+        ),
+    ] = None,
+    text: Annotated[
+        list[str] | None, typer.Option("--text", help="A free-text column (repeatable).")
+    ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option("--meta", help="A metadata column, not a model input (repeatable)."),
+    ] = None,
+    message: MessageOption = "",
+    author: AuthorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add FILE as the next version of dataset NAME (identical content is stored once)."""
+    ws = open_workspace(ctx)
+    with progress_bar(f"adding {file.name}") as progress:
+        version = ws.add_dataset(
+            name,
+            file,
+            label=label,
+            id=id,
+            text=text or (),
+            meta=meta or (),
+            message=message,
+            author=author,
+            progress=progress,
+        )
+    if json_:
+        print_json(
+            {
+                "ref": version.ref,
+                "id": version.id,
+                "rows": version.rows,
+                "new": version.created,
+                "dataset": version.dataset,
+                "operation": version.operation,
+            }
+        )
+        return
+    if version.created:
+        console.print(
+            f"[green]added[/] [bold cyan]{version.ref}[/] ({version.rows:,} rows) v{version.seq}"
+        )
+    else:
+        console.print(
+            f"[yellow]unchanged[/]: {file} is already [bold cyan]{version.ref}[/]; nothing new stored"
+        )
+    roles = version.roles
+    console.print(
+        f"label: [bold]{roles.label}[/]  id: {roles.id or '(derived from content)'}  "
+        f"features: {len(roles.features)}  text: {', '.join(roles.text) or '—'}  meta: {', '.join(roles.meta) or '—'}"
+    )
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """List datasets with their latest version."""
+    ws = open_workspace(ctx)
+    summaries = ws.datasets()
+    if json_:
+        print_json([s.to_dict() for s in summaries])
+        return
+    if not summaries:
+        console.print("No datasets yet. Add one with: dcai data add NAME FILE --label COL")
+        return
+    table = Table()
+    for column in ("dataset", "latest", "versions", "rows", "updated (UTC)"):
+        table.add_column(column)
+    for s in summaries:
+        table.add_row(
+            s.name, s.latest, str(s.versions), f"{s.rows:,}", s.updated_at[:19].replace("T", " ")
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@latest, NAME@v3 or NAME@<hash>.")],
+    json_: JsonOption = False,
+) -> None:
+    """Show a version: lineage, columns and roles, class counts, splits, annotations."""
+    ws = open_workspace(ctx)
+    version = ws.dataset(ref)
+    counts = version.label_counts()
+    info: dict[str, Any] = version.to_dict()
+    info["label_counts"] = {str(k): int(v) for k, v in counts.items()}
+    if version.roles.split:
+        info["balance"] = version.balance().to_dict()
+    if json_:
+        print_json(info)
+        return
+    console.print(f"[bold cyan]{version.ref}[/] v{version.seq}  ({version.id})")
+    console.print(
+        f"{version.rows:,} rows · {version.operation} by {version.author} at {version.created_at}"
+    )
+    if version.message:
+        console.print(f"message: {version.message}")
+    console.print(f"parents: {', '.join(info['parents']) or '—'}")
+    console.print(f"params: {version.params}")
+    roles = version.roles
+    table = Table(title="Columns", title_justify="left")
+    table.add_column("column")
+    table.add_column("role")
+    table.add_column("dtype")
+    for column, dtype in roles.dtypes.items():
+        table.add_row(column, roles.role_of(column), dtype)
+    console.print(table)
+    labels = Table(title=f"Classes ({len(counts)})", title_justify="left")
+    labels.add_column("label")
+    labels.add_column("count", justify="right")
+    labels.add_column("share", justify="right")
+    for label, count in counts.head(30).items():
+        labels.add_row(str(label), f"{int(count):,}", f"{count / version.rows:.1%}")
+    console.print(labels)
+    if roles.split:
+        report = version.balance()
+        console.print(balance_table(report))
+        print_warnings(report.warnings)
+    if version.n_annotations:
+        annotations = version.annotations()
+        console.print(
+            f"annotations: {len(annotations):,} from {annotations['annotator'].nunique()} annotators "
+            f"on {annotations['example_id'].nunique():,} examples"
+        )
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    json_: JsonOption = False,
+) -> None:
+    """Show a dataset's history, newest first: operation, parameters, parents, author, time."""
+    ws = open_workspace(ctx)
+    versions = ws.log(name)
+    if json_:
+        print_json([v.to_dict() for v in versions])
+        return
+    console.print(version_table(versions, title=f"Lineage of {name}"))
+
+
+def _render_diff(diff: VersionDiff, limit: int) -> None:
+    counts = diff.counts
+    console.print(f"[bold]{diff.a}[/] → [bold]{diff.b}[/]")
+    summary = "  ".join(
+        f"{k.replace('_', ' ')}: {v:,}"
+        for k, v in counts.items()
+        if v or not k.startswith("annotations")
+    )
+    console.print(summary)
+    if diff.columns_added or diff.columns_removed:
+        console.print(
+            f"columns added: {diff.columns_added or '—'}  removed: {diff.columns_removed or '—'}"
+        )
+    sections: list[tuple[str, Any]] = [
+        ("added", diff.added),
+        ("removed", diff.removed),
+        ("relabeled", diff.relabeled),
+        ("changed", diff.changed),
+        ("moved", diff.moved),
+    ]
+    for title, frame in sections:
+        if len(frame) == 0:
+            continue
+        table = Table(
+            title=f"{title} ({len(frame):,}{', first ' + str(limit) if len(frame) > limit else ''})",
+            title_justify="left",
+        )
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.head(limit).itertuples(index=False):
+            table.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in row))
+        console.print(table)
+    if diff.is_empty:
+        console.print("[green]no differences[/]")
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    a: Annotated[str, typer.Argument(help="The older version (ref).")],
+    b: Annotated[str, typer.Argument(help="The newer version (ref).")],
+    limit: Annotated[int, typer.Option("--limit", help="Rows shown per kind of change.")] = 20,
+    json_: JsonOption = False,
+) -> None:
+    """Show examples added, removed, relabeled, with changed features, and moved between splits."""
+    ws = open_workspace(ctx)
+    result = ws.diff(a, b)
+    if json_:
+        print_json(result.to_dict())
+        return
+    _render_diff(result, limit)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The version to export.")],
+    out: Annotated[Path, typer.Argument(help="Output file: .csv, .parquet or .jsonl.")],
+    format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, parquet or jsonl (default: from the suffix)."),
+    ] = None,
+    annotations: Annotated[
+        bool, typer.Option("--annotations", help="Export the annotations instead of the rows.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write a version's rows (with example_id and split) or its annotations to a file."""
+    ws = open_workspace(ctx)
+    version = ws.dataset(ref)
+    path = ws.export(ref, out, format=format, annotations=annotations)  # type: ignore[arg-type]
+    if json_:
+        print_json(
+            {
+                "ref": version.ref,
+                "path": str(path),
+                "rows": version.n_annotations if annotations else version.rows,
+            }
+        )
+        return
+    console.print(f"wrote {path} from [bold cyan]{version.ref}[/]")
+
+
+@app.command("split")
+def split(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name or ref to split.")],
+    dev: Annotated[float, typer.Option("--dev", help="Share of examples for the dev split.")] = 0.1,
+    test: Annotated[
+        float, typer.Option("--test", help="Share of examples for the test split.")
+    ] = 0.2,
+    stratify: Annotated[
+        str | None, typer.Option("--stratify", help="Column to stratify on (default: the label).")
+    ] = None,
+    no_stratify: Annotated[bool, typer.Option("--no-stratify", help="Plain random split.")] = False,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Keep each value of this column in one split.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; same seed, same split.")] = 0,
+    message: MessageOption = "",
+    author: AuthorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Commit a child version with a train/dev/test split column and print the balance report."""
+    ws = open_workspace(ctx)
+    version = ws.split(
+        name,
+        dev=dev,
+        test=test,
+        stratify=stratify,
+        no_stratify=no_stratify,
+        group=group,
+        seed=seed,
+        message=message,
+        author=author,
+    )
+    report = version.balance()
+    if json_:
+        print_json(
+            {
+                "ref": version.ref,
+                "id": version.id,
+                "rows": version.rows,
+                "new": version.created,
+                "balance": report.to_dict(),
+            }
+        )
+        return
+    state = "[green]split[/]" if version.created else "[yellow]unchanged[/]"
+    console.print(
+        f"{state} [bold cyan]{version.ref}[/] v{version.seq}: "
+        + ", ".join(f"{s} {n:,}" for s, n in report.sizes.items())
+    )
+    console.print(balance_table(report))
+    print_warnings(report.warnings)

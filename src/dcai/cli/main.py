@@ -1,0 +1,172 @@
+"""The ``dcai`` entry point: global options, command groups, and the one place errors are rendered."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dcai import __version__
+from dcai.cli import data as data_cli
+from dcai.cli import labels as labels_cli
+from dcai.cli._context import open_workspace
+from dcai.cli._output import (
+    balance_table,
+    console,
+    err_console,
+    print_json,
+    print_warnings,
+    version_table,
+)
+from dcai.errors import DcaiError, InvalidInputError, UnknownRefError, WorkspaceBusyError
+
+app = typer.Typer(
+    name="dcai",
+    help="Data-centric AI as an everyday loop: version data, fix labels, analyse, serve, monitor.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(data_cli.app, name="data")
+app.add_typer(labels_cli.app, name="labels")
+
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 75
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"dcai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="Workspace folder (default: $DCAI_HOME, else ./.dcai).",
+            envvar="DCAI_HOME",
+            show_envvar=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """dcai: data-centric AI tooling."""
+    ctx.obj = {"workspace": workspace}
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context, json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
+    """Create a workspace (SQLite metadata + content-addressed files) here or at --workspace."""
+    ws = open_workspace(ctx, create=True)
+    if json_:
+        print_json(
+            {
+                "workspace": str(ws.path.resolve()),
+                "metadata_url": ws.settings.metadata_url,
+                "objects_url": ws.settings.objects_url,
+            }
+        )
+        return
+    console.print(
+        f"[green]workspace ready[/] at {ws.path.resolve()} (settings in {ws.path / 'dcai.toml'})"
+    )
+
+
+@app.command("demo")
+def demo(
+    ctx: typer.Context,
+    fresh: Annotated[
+        bool, typer.Option("--fresh/--keep", help="Start from an empty workspace.")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Run the loop on scikit-learn's bundled digits, offline: add, split, lineage, balance."""
+    from dcai.demo import run_demo
+
+    path = (ctx.obj or {}).get("workspace") or Path("demo-workspace")
+    console.rule("[bold]dcai demo[/]: scikit-learn digits")
+    result = run_demo(path, fresh=fresh, seed=seed)
+    console.print(f"workspace: {Path(path).resolve()}")
+    console.print(
+        f"added [bold cyan]{result.added.ref}[/]: {result.added.rows:,} images, "
+        f"{result.added.label_counts().size} classes, id derived from pixel content"
+    )
+    console.print(
+        f"split [bold cyan]{result.split.ref}[/]: train/dev/test 0.7/0.1/0.2, stratified by label"
+    )
+    console.print(version_table(result.workspace.log("digits"), title="Lineage of digits"))
+    report = result.split.balance()
+    console.print(balance_table(report))
+    print_warnings(report.warnings)
+    console.print(
+        f"next: dcai -w {path} data show digits · dcai -w {path} data diff digits@v1 digits@v2"
+    )
+
+
+def _exit_code(error: DcaiError) -> int:
+    if isinstance(error, WorkspaceBusyError):
+        return EXIT_BUSY
+    if isinstance(error, InvalidInputError | UnknownRefError):
+        return EXIT_BAD_INPUT
+    return 1
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Let ``--workspace``/``-w`` stand anywhere on the line, as users type it.
+
+    >>> hoist_global_options(["data", "list", "--workspace", "ws", "--json"])
+    ['--workspace', 'ws', 'data', 'list', '--json']
+    >>> hoist_global_options(["data", "add", "-w=ws", "d", "f.csv"])
+    ['--workspace=ws', 'data', 'add', 'd', 'f.csv']
+    """
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in ("--workspace", "-w") and i + 1 < len(argv):
+            hoisted += ["--workspace", argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith(("--workspace=", "-w=")):
+            hoisted.append("--workspace=" + arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; render dcai errors as one line on stderr with a meaningful exit code."""
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=args, prog_name="dcai", standalone_mode=True)
+    except DcaiError as error:
+        err_console.print(
+            f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True
+        )
+        sys.exit(_exit_code(error))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Workspace settings: explicit argument > ``DCAI_*`` environment > ``dcai.toml`` > default.
+
+The store is chosen by URL, so the same code runs on SQLite and local files (the default)
+or on PostgreSQL and object storage once a team outgrows one machine.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> s = Settings.load(root)
+>>> s.metadata_url.startswith("sqlite:///")
+True
+>>> s.objects_url == str(root / "objects")
+True
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dcai.errors import WorkspaceError
+
+__all__ = ["CONFIG_FILE", "DEFAULT_CONFIG", "Settings", "default_workspace_path"]
+
+CONFIG_FILE = "dcai.toml"
+
+DEFAULT_CONFIG = """\
+# dcai workspace settings.
+# Precedence: explicit argument > DCAI_* environment variable > this file > default.
+
+[store]
+# Metadata database. Relative sqlite paths are inside this folder.
+# A team can point this at PostgreSQL: "postgresql+psycopg://user@host/dcai".
+metadata_url = "sqlite:///metadata.db"
+# Content-addressed data and artifacts: a folder here, or an fsspec URL ("s3://bucket/dcai").
+objects_url = "objects"
+
+[compute]
+# "joblib" uses this machine's cores; "dask" sends the same work to a Dask cluster.
+backend = "joblib"
+# scheduler_address = "tcp://scheduler:8786"
+"""
+
+
+def default_workspace_path() -> Path:
+    """``$DCAI_HOME`` when set, else ``./.dcai``."""
+    home = os.environ.get("DCAI_HOME")
+    return Path(home) if home else Path(".dcai")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one workspace."""
+
+    root: Path
+    metadata_url: str
+    objects_url: str
+    compute_backend: str = "joblib"
+    scheduler_address: str | None = None
+
+    @classmethod
+    def load(cls, root: Path, **overrides: Any) -> Settings:
+        """Read ``root/dcai.toml`` (if any), then the environment, then ``overrides``."""
+        root = Path(root)
+        data: dict[str, Any] = {}
+        config_path = root / CONFIG_FILE
+        if config_path.exists():
+            try:
+                data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise WorkspaceError(
+                    f"cannot parse the workspace settings: {exc}",
+                    path=str(config_path),
+                    hint="Fix the TOML syntax, or delete the file to use the defaults.",
+                ) from exc
+        store = data.get("store", {})
+        compute = data.get("compute", {})
+        settings = cls(
+            root=root,
+            metadata_url=_resolve_sqlite(
+                root,
+                os.environ.get(
+                    "DCAI_METADATA_URL", store.get("metadata_url", "sqlite:///metadata.db")
+                ),
+            ),
+            objects_url=_resolve_local(
+                root, os.environ.get("DCAI_OBJECTS_URL", store.get("objects_url", "objects"))
+            ),
+            compute_backend=os.environ.get(
+                "DCAI_COMPUTE_BACKEND", compute.get("backend", "joblib")
+            ),
+            scheduler_address=os.environ.get(
+                "DCAI_SCHEDULER_ADDRESS", compute.get("scheduler_address")
+            ),
+        )
+        explicit = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **explicit) if explicit else settings
+
+
+def _resolve_sqlite(root: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        relative = url[len(prefix) :]
+        if relative and relative != ":memory:" and not Path(relative).is_absolute():
+            return prefix + str((root / relative).resolve())
+    return url
+
+
+def _resolve_local(root: Path, url: str) -> str:
+    if "://" in url and not url.startswith("file://"):
+        return url
+    path = Path(url.removeprefix("file://"))
+    return str(path if path.is_absolute() else (root / path).resolve())

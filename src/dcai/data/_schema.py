@@ -1,0 +1,337 @@
+"""Column roles (id, label, features, text, meta, split): declaration, inference, validation.
+
+Roles say what each column is for. Declared roles always win; undeclared columns are
+inferred: a column named ``label``/``target``/``class``/``y`` is the label, ``example_id``
+is the id, ``split`` holds the split, datetime columns are metadata, string columns whose
+values look like prose (mean length ≥ 30 characters or ≥ 3 spaces) are text, and the rest
+are features.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dcai.errors import SchemaError
+
+__all__ = [
+    "EXAMPLE_ID",
+    "LABEL_NAME_GUESSES",
+    "SPLIT",
+    "SPLIT_NAMES",
+    "ColumnRoles",
+    "infer_roles",
+    "validate_table",
+]
+
+EXAMPLE_ID = "example_id"
+SPLIT = "split"
+SPLIT_NAMES = ("train", "dev", "test")
+LABEL_NAME_GUESSES = ("label", "labels", "target", "class", "y")
+
+_TEXT_MEAN_LENGTH = 30
+_TEXT_MEAN_SPACES = 3
+_MOSTLY_NUMERIC = 0.8
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """What each column of a dataset version is for.
+
+    ``id`` is the name of the user's id column whose values became ``example_id``
+    (``None`` when ids were derived from content).
+    """
+
+    label: str
+    id: str | None = None
+    features: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    meta: tuple[str, ...] = ()
+    split: str | None = None
+    dtypes: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Columns a model reads: features then text."""
+        return self.features + self.text
+
+    @property
+    def data_columns(self) -> tuple[str, ...]:
+        """Every stored column other than ``example_id``, label and split."""
+        return self.features + self.text + self.meta
+
+    def role_of(self, column: str) -> str:
+        """The role of one stored column."""
+        if column == EXAMPLE_ID:
+            return "id"
+        if column == self.label:
+            return "label"
+        if column == self.split:
+            return "split"
+        for role in ("features", "text", "meta"):
+            if column in getattr(self, role):
+                return role.rstrip("s") if role == "features" else role
+        raise KeyError(column)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("features", "text", "meta"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnRoles:
+        return cls(
+            label=data["label"],
+            id=data.get("id"),
+            features=tuple(data.get("features", ())),
+            text=tuple(data.get("text", ())),
+            meta=tuple(data.get("meta", ())),
+            split=data.get("split"),
+            dtypes=dict(data.get("dtypes", {})),
+        )
+
+
+def _not_found(column: str, columns: Sequence[str], source: str, option: str) -> SchemaError:
+    close = difflib.get_close_matches(column, list(columns), n=1)
+    suggestion = f'Did you mean "{close[0]}"? ' if close else ""
+    listing = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+    return SchemaError(
+        "no such column",
+        path=source,
+        column=column,
+        hint=f"{suggestion}Pick one of the table's columns with {option} ({listing}).",
+    )
+
+
+def infer_roles(
+    frame: pd.DataFrame,
+    *,
+    label: str | None = None,
+    id: str | None = None,
+    text: Sequence[str] = (),
+    meta: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+    source: str = "<DataFrame>",
+) -> ColumnRoles:
+    """Decide each column's role from declarations, names and values.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [1, 2], "note": ["a very long free text comment here", "x y z w"],
+    ...                    "target": ["a", "b"]})
+    >>> roles = infer_roles(df)
+    >>> roles.label, roles.features, roles.text
+    ('target', ('x',), ('note',))
+    """
+    columns = [str(c) for c in frame.columns]
+    declared: dict[str, str] = {}
+
+    def declare(column: str, role: str, option: str) -> None:
+        if column not in columns:
+            raise _not_found(column, columns, source, option)
+        if column in declared and declared[column] != role:
+            raise SchemaError(
+                f"declared both as {declared[column]} and as {role}",
+                path=source,
+                column=column,
+                hint="Give each column one role.",
+            )
+        declared[column] = role
+
+    if label is None:
+        guesses = [c for c in columns if c.lower() in LABEL_NAME_GUESSES]
+        if not guesses:
+            listing = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+            raise SchemaError(
+                "no label column declared and none named label/target/class/y",
+                path=source,
+                hint=f"Name the label column with --label (columns: {listing}).",
+            )
+        label = guesses[0]
+    declare(label, "label", "--label")
+    if id is None and EXAMPLE_ID in columns and label != EXAMPLE_ID:
+        id = EXAMPLE_ID
+    if id is not None:
+        declare(id, "id", "--id")
+    for column in text:
+        declare(column, "text", "--text")
+    for column in meta:
+        declare(column, "meta", "--meta")
+    if features is not None:
+        for column in features:
+            declare(column, "feature", "--feature")
+    split = SPLIT if SPLIT in columns and SPLIT not in declared else None
+    if split:
+        declared[split] = "split"
+    if EXAMPLE_ID in columns and declared.get(EXAMPLE_ID) != "id":
+        raise SchemaError(
+            f'"{EXAMPLE_ID}" is reserved for the example id',
+            path=source,
+            column=EXAMPLE_ID,
+            hint=f"Rename the column, or declare it as the id with --id {EXAMPLE_ID}.",
+        )
+
+    out: dict[str, list[str]] = {"feature": [], "text": [], "meta": []}
+    for column in columns:
+        role = declared.get(column)
+        if role is None:
+            # An explicit feature list makes every other column metadata.
+            role = "meta" if features is not None else _infer_role(frame[column])
+        if role in out:
+            out[role].append(column)
+    dtypes = {c: str(frame[c].dtype) for c in columns}
+    return ColumnRoles(
+        label=label,
+        id=id,
+        features=tuple(out["feature"]),
+        text=tuple(out["text"]),
+        meta=tuple(out["meta"]),
+        split=split,
+        dtypes=dtypes,
+    )
+
+
+def _is_string_column(series: pd.Series) -> bool:
+    return bool(pd.api.types.is_string_dtype(series.dtype) or series.dtype == object)
+
+
+def _infer_role(series: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "meta"
+    if _is_string_column(series):
+        sample = series.dropna().head(2000)
+        if len(sample) and all(isinstance(v, str) for v in sample):
+            strings = sample.astype(str)
+            if (
+                strings.str.len().mean() >= _TEXT_MEAN_LENGTH
+                or strings.str.count(" ").mean() >= _TEXT_MEAN_SPACES
+            ):
+                return "text"
+    return "feature"
+
+
+def _rows(mask: np.ndarray[Any, Any] | pd.Series) -> list[int]:
+    """1-based data-row numbers where ``mask`` is true (the header is not counted)."""
+    return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask))]
+
+
+def _type_family(value: object) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple | dict | np.ndarray):
+        return "nested"
+    return type(value).__name__
+
+
+def validate_table(frame: pd.DataFrame, roles: ColumnRoles, *, source: str = "<DataFrame>") -> None:
+    """Raise :class:`~dcai.errors.SchemaError` for values dcai cannot version faithfully.
+
+    Checks: no empty labels or ids, no duplicate ids, no column mixing numbers and strings,
+    no nested values, no feature column of numbers with a few stray strings, and valid
+    split names.
+    """
+    labels = frame[roles.label]
+    missing = labels.isna().to_numpy(copy=True)
+    if isinstance(labels.dtype, pd.StringDtype) or labels.dtype == object:
+        missing |= (labels.astype("string").str.strip() == "").fillna(False).to_numpy(dtype=bool)
+    if missing.any():
+        raise SchemaError(
+            f"{int(missing.sum())} empty label value{'s' if missing.sum() > 1 else ''}",
+            path=source,
+            column=roles.label,
+            rows=_rows(missing),
+            hint="Fill or drop them, or pick another column with --label.",
+        )
+    if roles.id is not None:
+        ids = frame[roles.id]
+        if ids.isna().any():
+            raise SchemaError(
+                "empty id values",
+                path=source,
+                column=roles.id,
+                rows=_rows(ids.isna()),
+                hint="Every row needs an id; fill them, or leave out --id to derive ids from content.",
+            )
+        as_text = ids.astype(str)
+        dup = as_text.duplicated(keep=False).to_numpy()
+        if dup.any():
+            values = ", ".join(repr(v) for v in as_text[dup].unique()[:3])
+            raise SchemaError(
+                f"duplicate ids ({values})",
+                path=source,
+                column=roles.id,
+                rows=_rows(dup),
+                hint="Ids must be unique: fix the duplicates, or leave out --id to derive ids from content.",
+            )
+    for column in frame.columns:
+        _check_types(frame[column], str(column), source, roles)
+    if roles.split is not None:
+        values = frame[roles.split].astype("string")
+        bad = ~values.isin(SPLIT_NAMES).fillna(False).to_numpy(dtype=bool)
+        if bad.any():
+            shown = ", ".join(repr(v) for v in values[bad].unique()[:3])
+            raise SchemaError(
+                f"split values must be train, dev or test; found {shown}",
+                path=source,
+                column=roles.split,
+                rows=_rows(bad),
+                hint="Rename the values, or rename the column to keep it as metadata.",
+            )
+
+
+def _check_types(series: pd.Series, column: str, source: str, roles: ColumnRoles) -> None:
+    if series.dtype == object:
+        values = series.dropna()
+        if len(values) == 0:
+            return
+        families = values.map(_type_family)
+        counts = families.value_counts()
+        if "nested" in counts.index:
+            nested = families.reindex(series.index).eq("nested").fillna(False).to_numpy(dtype=bool)
+            raise SchemaError(
+                "holds nested values (lists or objects)",
+                path=source,
+                column=column,
+                rows=_rows(nested),
+                hint="Flatten them into separate columns, or store them as strings.",
+            )
+        if len(counts) > 1:
+            minority = counts.index[-1]
+            mask = families.reindex(series.index).eq(minority).fillna(False).to_numpy(dtype=bool)
+            kinds = " and ".join(f"{n} {k}" for k, n in counts.items())
+            raise SchemaError(
+                f"mixes types ({kinds} values)",
+                path=source,
+                column=column,
+                rows=_rows(mask),
+                hint="Make the column one type (numbers or strings), or declare it with --text/--meta.",
+            )
+    if column not in roles.features or not _is_string_column(series):
+        return
+    values = series.dropna()
+    if len(values) == 0:
+        return
+    sample = pd.to_numeric(values.head(1000), errors="coerce")
+    if sample.notna().mean() < _MOSTLY_NUMERIC:
+        return
+    numeric = pd.to_numeric(values, errors="coerce")
+    share = float(numeric.notna().mean())
+    if _MOSTLY_NUMERIC <= share < 1.0:
+        stray = numeric.isna().reindex(series.index).fillna(False).to_numpy(dtype=bool)
+        shown = ", ".join(repr(v) for v in series[stray].unique()[:3])
+        raise SchemaError(
+            f"mostly numbers, but {int(stray.sum())} value(s) are not ({shown})",
+            path=source,
+            column=column,
+            rows=_rows(stray),
+            hint="Clean those values (or leave them empty), or declare the column with --text or --meta.",
+        )

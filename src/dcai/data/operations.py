@@ -1,0 +1,117 @@
+"""Operations that derive a new version from an existing one: split, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+
+from dcai.data._readers import SUPPORTED_SUFFIXES
+from dcai.data._schema import SPLIT
+from dcai.data._splits import assign_splits, split_fractions
+from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
+from dcai.errors import InvalidInputError, SchemaError
+from dcai.store._atomic import write_with
+
+if TYPE_CHECKING:
+    from dcai.workspace import Workspace
+
+__all__ = ["export_version", "split_version"]
+
+ExportFormat = Literal["csv", "parquet", "jsonl"]
+
+
+def split_version(
+    ws: Workspace,
+    ref: str,
+    *,
+    dev: float = 0.1,
+    test: float = 0.2,
+    stratify: str | None = None,
+    no_stratify: bool = False,
+    group: str | None = None,
+    seed: int = 0,
+    message: str = "",
+    author: str | None = None,
+) -> DatasetVersion:
+    """Commit a child of ``ref`` whose ``split`` column assigns each example to train/dev/test.
+
+    Stratified by the label unless ``stratify`` names another column or ``no_stratify``;
+    with ``group``, every group lands in exactly one split. An existing split is replaced.
+    """
+    parent = resolve_ref(ws, ref)
+    fractions = split_fractions(dev, test)
+    frame = parent.to_pandas()
+    columns = list(frame.columns)
+    for option, column in (("--stratify", stratify), ("--group", group)):
+        if column is not None and column not in columns:
+            raise SchemaError(
+                "no such column",
+                path=parent.ref,
+                column=column,
+                hint=f"Pick one of: {', '.join(c for c in columns if c != SPLIT)} with {option}.",
+            )
+    strat_column = None if no_stratify else (stratify or parent.roles.label)
+    strata = frame[strat_column] if strat_column else pd.Series(0, index=frame.index)
+    groups = frame[group] if group else None
+    splits = assign_splits(strata, fractions=fractions, groups=groups, random_state=seed)
+    child = frame.drop(columns=[SPLIT], errors="ignore")
+    child[SPLIT] = pd.Series(splits, index=child.index).astype(str)
+    roles = parent.roles
+    if roles.split is None:
+        from dataclasses import replace
+
+        roles = replace(roles, split=SPLIT)
+    params = {
+        "dev": dev,
+        "test": test,
+        "train": fractions["train"],
+        "stratify": strat_column,
+        "group": group,
+        "seed": seed,
+    }
+    return commit_version(
+        ws,
+        parent.dataset,
+        child,
+        roles,
+        operation="split",
+        params=params,
+        message=message or f"split train/dev/test {fractions['train']:g}/{dev:g}/{test:g}",
+        author=author,
+        parents=[parent],
+        annotations=parent.annotations() if parent.n_annotations else None,
+    )
+
+
+def export_version(
+    ws: Workspace,
+    ref: str,
+    path: str | Path,
+    *,
+    format: ExportFormat | None = None,
+    annotations: bool = False,
+) -> Path:
+    """Write a version's rows (or its annotations) to CSV, Parquet or JSON Lines, atomically."""
+    version = resolve_ref(ws, ref)
+    path = Path(path)
+    kind = format or SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind not in ("csv", "parquet", "jsonl"):
+        raise InvalidInputError(
+            f"cannot tell the export format from {path.name!r}",
+            path=str(path),
+            hint="Use a .csv, .parquet or .jsonl file name, or pass --format.",
+        )
+    frame = version.annotations() if annotations else version.to_pandas()
+
+    def writer(tmp: Path) -> None:
+        if kind == "csv":
+            frame.to_csv(tmp, index=False)
+        elif kind == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_json(tmp, orient="records", lines=True, date_format="iso")
+
+    write_with(path, writer)
+    return path

@@ -1,0 +1,181 @@
+"""Annotations from several labelers, in long form, committed with lineage.
+
+One row per (example, annotator): ``example_id, annotator, label`` plus optional
+``guideline`` (the guideline version the labeler followed) and ``time``. Importing commits
+a child version with the same rows and the merged annotations; a labeler who labels an
+example again replaces their earlier label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from dcai.data._readers import read_table, source_name
+from dcai.data._schema import EXAMPLE_ID
+from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
+from dcai.errors import SchemaError
+
+if TYPE_CHECKING:
+    from dcai.workspace import Workspace
+
+__all__ = ["ANNOTATION_COLUMNS", "import_annotations", "read_annotations"]
+
+ANNOTATION_COLUMNS = (EXAMPLE_ID, "annotator", "label", "guideline", "time")
+
+
+def _rows(mask: np.ndarray | pd.Series) -> list[int]:
+    return [int(i) + 1 for i in np.flatnonzero(np.asarray(mask))]
+
+
+def read_annotations(
+    source: pd.DataFrame | str | Path,
+    *,
+    id_column: str = EXAMPLE_ID,
+    annotator_column: str = "annotator",
+    label_column: str = "label",
+) -> pd.DataFrame:
+    """Read and validate a long-form annotation table into the canonical columns.
+
+    >>> import pandas as pd
+    >>> read_annotations(pd.DataFrame({"example_id": [1, 1], "annotator": ["ann", "bo"],
+    ...                                "label": ["cat", "dog"]})).columns.tolist()
+    ['example_id', 'annotator', 'label', 'guideline', 'time']
+    """
+    where = source_name(source)
+    raw = read_table(source)
+    columns = list(raw.columns)
+    for option, column in (
+        ("--id", id_column),
+        ("--annotator", annotator_column),
+        ("--label", label_column),
+    ):
+        if column not in columns:
+            raise SchemaError(
+                "no such column",
+                path=where,
+                column=column,
+                hint=f"Annotations need example_id, annotator and label columns; name yours with {option} "
+                f"(columns: {', '.join(columns)}).",
+            )
+    out = pd.DataFrame(
+        {
+            EXAMPLE_ID: raw[id_column],
+            "annotator": raw[annotator_column],
+            "label": raw[label_column],
+            "guideline": raw["guideline"] if "guideline" in columns else None,
+            "time": raw["time"] if "time" in columns else None,
+        }
+    )
+    for column, source_column in (
+        (EXAMPLE_ID, id_column),
+        ("annotator", annotator_column),
+        ("label", label_column),
+    ):
+        empty = out[column].isna().to_numpy(copy=True)
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column].dtype):
+            empty |= (
+                (out[column].astype("string").str.strip() == "").fillna(False).to_numpy(dtype=bool)
+            )
+        if empty.any():
+            raise SchemaError(
+                f"{int(empty.sum())} empty value(s)",
+                path=where,
+                column=source_column,
+                rows=_rows(empty),
+                hint="Every annotation needs an example id, an annotator and a label; fill or drop those rows.",
+            )
+    out[EXAMPLE_ID] = out[EXAMPLE_ID].astype(str)
+    out["annotator"] = out["annotator"].astype(str)
+    out["guideline"] = (
+        out["guideline"].astype("string").astype(object).where(out["guideline"].notna(), None)
+    )
+    if out["time"].notna().any():
+        try:
+            out["time"] = pd.to_datetime(out["time"], utc=True, format="ISO8601")
+        except (ValueError, TypeError) as exc:
+            bad = (
+                pd.to_datetime(out["time"], utc=True, errors="coerce").isna() & out["time"].notna()
+            )
+            raise SchemaError(
+                "cannot read these times",
+                path=where,
+                column="time",
+                rows=_rows(bad),
+                hint="Write times as ISO 8601, e.g. 2026-11-23T10:00:00Z.",
+            ) from exc
+    else:
+        out["time"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
+    dup = out.duplicated([EXAMPLE_ID, "annotator"], keep=False).to_numpy()
+    if dup.any():
+        raise SchemaError(
+            "the same annotator labels the same example more than once",
+            path=where,
+            rows=_rows(dup),
+            hint="Keep one label per (example_id, annotator), e.g. the latest.",
+        )
+    return out
+
+
+def import_annotations(
+    ws: Workspace,
+    ref: str,
+    source: pd.DataFrame | str | Path,
+    *,
+    id_column: str = EXAMPLE_ID,
+    annotator_column: str = "annotator",
+    label_column: str = "label",
+    message: str = "",
+    author: str | None = None,
+) -> DatasetVersion:
+    """Commit a child of ``ref`` carrying these annotations merged with its existing ones.
+
+    Refuses, naming the rows, annotations whose ``example_id`` is not in the version.
+    """
+    parent = resolve_ref(ws, ref)
+    where = source_name(source)
+    new = read_annotations(
+        source, id_column=id_column, annotator_column=annotator_column, label_column=label_column
+    )
+    known = parent.to_pandas(columns=[EXAMPLE_ID])[EXAMPLE_ID]
+    unknown = ~new[EXAMPLE_ID].isin(known).to_numpy()
+    if unknown.any():
+        shown = ", ".join(repr(v) for v in new.loc[unknown, EXAMPLE_ID].unique()[:3])
+        raise SchemaError(
+            f"{int(unknown.sum())} annotation(s) for example ids not in {parent.ref} ({shown})",
+            path=where,
+            column=id_column,
+            rows=_rows(unknown),
+            hint=f"Check the ids against: dcai data export {parent.ref} FILE",
+        )
+    existing = parent.annotations()
+    if len(existing):
+        keep = ~existing.set_index([EXAMPLE_ID, "annotator"]).index.isin(
+            new.set_index([EXAMPLE_ID, "annotator"]).index
+        )
+        merged = pd.concat([existing[keep], new], ignore_index=True)
+    else:
+        merged = new
+    replaced = len(existing) + len(new) - len(merged)
+    merged = merged.sort_values([EXAMPLE_ID, "annotator"], kind="stable").reset_index(drop=True)
+    return commit_version(
+        ws,
+        parent.dataset,
+        parent.to_pandas(),
+        parent.roles,
+        operation="import_annotations",
+        params={
+            "source": where if isinstance(source, pd.DataFrame) else str(Path(source).resolve()),
+            "annotations": len(new),
+            "annotators": int(new["annotator"].nunique()),
+            "replaced": replaced,
+        },
+        message=message or f"import {len(new)} annotations from {Path(where).name}",
+        author=author,
+        parents=[parent],
+        annotations=merged,
+        data_object=parent.data_object,
+    )

@@ -1,0 +1,20 @@
+"""Foundation: the metadata database and the content-addressed artifact store."""
+
+from __future__ import annotations
+
+from dcai.store._metadata import SCHEMA_VERSION, MetadataStore
+from dcai.store._objects import (
+    FsspecObjectStore,
+    LocalObjectStore,
+    ObjectStore,
+    open_object_store,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "FsspecObjectStore",
+    "LocalObjectStore",
+    "MetadataStore",
+    "ObjectStore",
+    "open_object_store",
+]

@@ -1,0 +1,156 @@
+"""The metadata database: engine set-up, schema versions and migrations, transactions.
+
+SQLite (the default) runs in WAL mode so readers never block the writer, and every write
+transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of
+deadlocking half-way. A writer that waits longer than the lock timeout gets
+:class:`~dcai.errors.WorkspaceBusyError`, which callers may retry. Any other SQLAlchemy
+URL (PostgreSQL) uses the same tables and migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc, select
+
+from dcai.errors import WorkspaceBusyError, WorkspaceError
+from dcai.store import _tables as t
+
+__all__ = ["SCHEMA_VERSION", "MetadataStore"]
+
+#: The schema this dcai writes. Workspaces with an older schema are migrated on open.
+SCHEMA_VERSION = 1
+
+_DEFAULT_LOCK_TIMEOUT_S = 30.0
+
+
+def _migration_for(version: int) -> Callable[[Connection], None]:
+    def migrate(conn: Connection) -> None:
+        t.metadata.create_all(conn, tables=t.TABLES_BY_SCHEMA_VERSION[version])
+
+    return migrate
+
+
+#: schema version → function that upgrades the schema from version-1 to version.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    v: _migration_for(v) for v in range(1, SCHEMA_VERSION + 1)
+}
+
+
+def _lock_timeout() -> float:
+    raw = os.environ.get("DCAI_LOCK_TIMEOUT")
+    try:
+        return float(raw) if raw else _DEFAULT_LOCK_TIMEOUT_S
+    except ValueError:
+        return _DEFAULT_LOCK_TIMEOUT_S
+
+
+def _is_busy(error: BaseException) -> bool:
+    original = getattr(error, "orig", error)
+    return isinstance(original, sqlite3.OperationalError) and (
+        "locked" in str(original) or "busy" in str(original)
+    )
+
+
+class MetadataStore:
+    """Connections and transactions on the metadata database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = self._create_engine(url)
+        self._migrate()
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        if not url.startswith("sqlite"):
+            return create_engine(url, pool_pre_ping=True)
+        timeout = _lock_timeout()
+        engine = create_engine(url, connect_args={"timeout": timeout, "isolation_level": None})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # Writers take the lock up front; readers start a deferred (shared) transaction.
+            readonly = conn.get_execution_options().get("dcai_readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: all of it commits, or none of it does."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except exc.OperationalError as error:
+            if _is_busy(error):
+                raise WorkspaceBusyError(
+                    "another process is writing to this workspace",
+                    hint="Wait for it to finish and try again (or raise DCAI_LOCK_TIMEOUT).",
+                ) from error
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads."""
+        with self.engine.connect() as conn:
+            conn.execution_options(dcai_readonly=True)
+            yield conn
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database (0 for an empty database)."""
+        with self.read() as conn:
+            if not self.engine.dialect.has_table(conn, t.meta.name):
+                return 0
+            value = conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+            ).scalar_one_or_none()
+        return int(value) if value is not None else 0
+
+    def _migrate(self) -> None:
+        try:
+            current = self.schema_version()
+        except exc.DatabaseError as error:
+            raise WorkspaceError(
+                f"cannot open the metadata database: {getattr(error, 'orig', error)}",
+                path=self.url,
+                hint="Check that the file is a dcai workspace database and is not damaged.",
+            ) from error
+        if current > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"the workspace has schema version {current}, newer than this dcai "
+                f"understands ({SCHEMA_VERSION})",
+                path=self.url,
+                hint="Upgrade dcai: pip install --upgrade dcai",
+            )
+        if current == SCHEMA_VERSION:
+            return
+        with self.transaction() as conn:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            has_meta = self.engine.dialect.has_table(conn, t.meta.name)
+            current = 0
+            if has_meta:
+                value = conn.execute(
+                    select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+                ).scalar_one_or_none()
+                current = int(value) if value is not None else 0
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+            conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
+            conn.execute(t.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

@@ -1,0 +1,70 @@
+"""Metadata tables (SQLAlchemy Core). Each schema version's tables are listed for migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "dcai_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id"), nullable=False),
+    # sha256 of the canonical content (data + annotations + column roles).
+    Column("version_hash", String(64), nullable=False),
+    # 1, 2, 3 … within the dataset, in commit order.
+    Column("seq", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("data_object", String(64), nullable=False),
+    Column("annotations_object", String(64), nullable=True),
+    Column("n_annotations", Integer, nullable=False, default=0),
+    Column("schema_json", Text, nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("dataset_id", "version_hash", name="uq_version_hash"),
+    UniqueConstraint("dataset_id", "seq", name="uq_version_seq"),
+)
+Index("ix_versions_hash", versions.c.version_hash)
+
+version_parents = Table(
+    "version_parents",
+    metadata,
+    Column("child_id", Integer, ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("parent_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+)
+
+#: Tables introduced by each schema version, in order. Migration N creates these.
+TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
+    1: [meta, datasets, versions, version_parents],
+}

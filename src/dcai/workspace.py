@@ -1,0 +1,214 @@
+"""The workspace: the root object that holds datasets, versions and (later) audits, runs, models.
+
+A workspace is a folder with ``dcai.toml`` (settings), a metadata database and a
+content-addressed object store. The defaults are SQLite and local files; ``dcai.toml``
+(or ``DCAI_METADATA_URL`` / ``DCAI_OBJECTS_URL``) can point them at PostgreSQL and object
+storage with no other change.
+
+Examples
+--------
+>>> import tempfile, pandas as pd
+>>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+>>> v1 = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]}))
+>>> v1.rows, v1.created
+(4, True)
+>>> ws.add_dataset("toy", pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]})).created
+False
+>>> v2 = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "b", "b"]}))
+>>> ws.diff(v1.ref, v2.ref).counts["relabeled"]
+1
+>>> [v.operation for v in ws.log("toy")]
+['add', 'add']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dcai._progress import ProgressCallback
+from dcai.config import CONFIG_FILE, DEFAULT_CONFIG, Settings, default_workspace_path
+from dcai.data._diff import VersionDiff, diff_frames
+from dcai.data.operations import ExportFormat, export_version, split_version
+from dcai.data.versions import (
+    DatasetSummary,
+    DatasetVersion,
+    add_dataset,
+    list_datasets,
+    log,
+    resolve_ref,
+)
+from dcai.errors import WorkspaceError
+from dcai.labels.annotations import import_annotations
+from dcai.store import MetadataStore, open_object_store
+from dcai.store._atomic import atomic_write_bytes
+
+__all__ = ["Workspace"]
+
+
+class Workspace:
+    """A dcai workspace: datasets and their versions, with lineage.
+
+    Parameters
+    ----------
+    path
+        The workspace folder; ``$DCAI_HOME`` or ``./.dcai`` when omitted.
+    create
+        Create the workspace when it does not exist (the CLI passes ``False`` outside
+        ``dcai init``, so a mistyped path is an error rather than a new workspace).
+    metadata_url, objects_url
+        Override the stores named in ``dcai.toml``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        create: bool = True,
+        metadata_url: str | None = None,
+        objects_url: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else default_workspace_path()
+        config = self.path / CONFIG_FILE
+        if not config.exists():
+            if not create:
+                raise WorkspaceError(
+                    "no dcai workspace here",
+                    path=str(self.path),
+                    hint="Create one with `dcai init`, or point at one with --workspace or DCAI_HOME.",
+                )
+            self._create_files()
+        self.settings = Settings.load(self.path, metadata_url=metadata_url, objects_url=objects_url)
+        self.meta = MetadataStore(self.settings.metadata_url)
+        self.objects = open_object_store(self.settings.objects_url)
+
+    def _create_files(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise WorkspaceError("exists and is not a folder", path=str(self.path))
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path / CONFIG_FILE, DEFAULT_CONFIG.encode())
+
+    @classmethod
+    def init(cls, path: str | Path | None = None) -> Workspace:
+        """Create (or open, if it exists) a workspace at ``path``."""
+        return cls(path, create=True)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.meta.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.path}>"
+
+    # Datasets ---------------------------------------------------------------------
+
+    def add_dataset(
+        self,
+        name: str,
+        source: pd.DataFrame | str | Path,
+        *,
+        label: str | None = None,
+        id: str | None = None,
+        text: tuple[str, ...] | list[str] = (),
+        meta: tuple[str, ...] | list[str] = (),
+        features: tuple[str, ...] | list[str] | None = None,
+        message: str = "",
+        author: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DatasetVersion:
+        """Add a DataFrame, CSV, Parquet or JSON Lines table as the next version of ``name``.
+
+        Identical content returns the existing version (``created`` is False) and stores
+        nothing new. See :mod:`dcai.data._schema` for how undeclared column roles are inferred.
+        """
+        return add_dataset(
+            self,
+            name,
+            source,
+            label=label,
+            id=id,
+            text=text,
+            meta=meta,
+            features=features,
+            message=message,
+            author=author,
+            progress=progress,
+        )
+
+    def dataset(self, ref: str) -> DatasetVersion:
+        """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``."""
+        return resolve_ref(self, ref)
+
+    def datasets(self) -> list[DatasetSummary]:
+        """Every dataset with its latest version."""
+        return list_datasets(self)
+
+    def log(self, name: str) -> list[DatasetVersion]:
+        """A dataset's versions, newest first, each with its operation, parameters and parents."""
+        return log(self, name)
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """Examples added, removed, relabeled, changed and moved between two versions."""
+        va, vb = resolve_ref(self, a), resolve_ref(self, b)
+        return diff_frames(
+            va.to_pandas(),
+            vb.to_pandas(),
+            va.roles,
+            vb.roles,
+            a_name=va.ref,
+            b_name=vb.ref,
+            annotations_a=va.annotations(),
+            annotations_b=vb.annotations(),
+        )
+
+    def split(
+        self,
+        ref: str,
+        *,
+        dev: float = 0.1,
+        test: float = 0.2,
+        stratify: str | None = None,
+        no_stratify: bool = False,
+        group: str | None = None,
+        seed: int = 0,
+        message: str = "",
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Commit a child version with a ``split`` column (see :func:`dcai.data.assign_splits`)."""
+        return split_version(
+            self,
+            ref,
+            dev=dev,
+            test=test,
+            stratify=stratify,
+            no_stratify=no_stratify,
+            group=group,
+            seed=seed,
+            message=message,
+            author=author,
+        )
+
+    def import_annotations(
+        self, ref: str, source: pd.DataFrame | str | Path, **kwargs: Any
+    ) -> DatasetVersion:
+        """Commit a child version carrying labelers' annotations (long form)."""
+        return import_annotations(self, ref, source, **kwargs)
+
+    def export(
+        self,
+        ref: str,
+        path: str | Path,
+        *,
+        format: ExportFormat | None = None,
+        annotations: bool = False,
+    ) -> Path:
+        """Write a version's rows (or annotations) to a file."""
+        return export_version(self, ref, path, format=format, annotations=annotations)
