@@ -3,6 +3,9 @@
 Version the data, find and fix what is wrong with it, analyse errors, track runs, serve,
 monitor, and feed production back into the next dataset version.
 
+The top-level names are loaded lazily, so ``import dcai.data`` (pure functions on
+DataFrames) does not pull in the database layer or the CLI.
+
 >>> import dcai, tempfile
 >>> ws = dcai.Workspace(tempfile.mkdtemp())
 >>> ws.datasets()
@@ -11,8 +14,9 @@ monitor, and feed production back into the next dataset version.
 
 from __future__ import annotations
 
-from dcai.data import ColumnRoles, VersionDiff
-from dcai.data.versions import DatasetSummary, DatasetVersion
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from dcai.errors import (
     DcaiError,
     InvalidInputError,
@@ -22,9 +26,21 @@ from dcai.errors import (
     WorkspaceBusyError,
     WorkspaceError,
 )
-from dcai.workspace import Workspace
+
+if TYPE_CHECKING:
+    from dcai.data import ColumnRoles, VersionDiff
+    from dcai.data.versions import DatasetSummary, DatasetVersion
+    from dcai.workspace import Workspace
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "ColumnRoles": "dcai.data",
+    "VersionDiff": "dcai.data",
+    "DatasetSummary": "dcai.data.versions",
+    "DatasetVersion": "dcai.data.versions",
+    "Workspace": "dcai.workspace",
+}
 
 __all__ = [
     "ColumnRoles",
@@ -41,3 +57,16 @@ __all__ = [
     "WorkspaceError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dcai' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

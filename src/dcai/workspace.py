@@ -44,6 +44,8 @@ from dcai.errors import WorkspaceError
 from dcai.labels.annotations import import_annotations
 from dcai.store import MetadataStore, open_object_store
 from dcai.store._atomic import atomic_write_bytes
+from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
+from dcai.store._objects import LocalObjectStore
 
 __all__ = ["Workspace"]
 
@@ -212,3 +214,19 @@ class Workspace:
     ) -> Path:
         """Write a version's rows (or annotations) to a file."""
         return export_version(self, ref, path, format=format, annotations=annotations)
+
+    # Maintenance --------------------------------------------------------------------
+
+    def gc(self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, dry_run: bool = False) -> GcReport:
+        """Remove stored objects that no version references (left by killed or failed commits).
+
+        Objects younger than ``grace_seconds`` are kept: they may belong to a commit that
+        another process has not finished yet.
+        """
+        if not isinstance(self.objects, LocalObjectStore):
+            raise WorkspaceError(
+                "garbage collection runs on a local object store only for now",
+                path=self.objects.url,
+                hint="Use the object store's own lifecycle rules meanwhile.",
+            )
+        return collect_garbage(self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run)

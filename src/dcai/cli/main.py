@@ -89,6 +89,22 @@ def init(
     )
 
 
+@app.command("gc")
+def gc(
+    ctx: typer.Context,
+    grace: Annotated[float, typer.Option("--grace", help="Keep objects younger than this many seconds.")] = 3600.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be removed.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Remove stored objects no version references (left behind by killed or failed commits)."""
+    report = open_workspace(ctx).gc(grace_seconds=grace, dry_run=dry_run)
+    if json_:
+        print_json(report.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    console.print(f"{verb} {report.removed} objects ({report.bytes_freed:,} bytes); kept {report.kept}")
+
+
 @app.command("demo")
 def demo(
     ctx: typer.Context,

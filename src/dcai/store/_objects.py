@@ -77,6 +77,8 @@ class LocalObjectStore:
         digest = sha256_file(path)
         target = self._path(digest, suffix)
         if target.exists():
+            # Refresh the time so garbage collection's grace period covers this new use.
+            os.utime(target)
             return digest
         if _move:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -68,3 +68,7 @@ version_parents = Table(
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
 }
+
+#: Every column that references an object in the artifact store; garbage collection keeps
+#: exactly the objects named here. Tables added by later schema versions append theirs.
+OBJECT_REFERENCES = [versions.c.data_object, versions.c.annotations_object]

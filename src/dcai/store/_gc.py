@@ -1,0 +1,81 @@
+"""Garbage collection: remove objects that no committed metadata row references.
+
+Objects are written before their metadata commits, so an object younger than the grace period
+may belong to a commit in progress in another process; it is kept. Unreferenced objects come
+from killed or failed commits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dcai.store._metadata import MetadataStore
+from dcai.store._objects import LocalObjectStore
+from dcai.store._tables import OBJECT_REFERENCES
+
+__all__ = ["GcReport", "collect_garbage"]
+
+DEFAULT_GRACE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What garbage collection removed (or would remove, in a dry run)."""
+
+    removed: int
+    bytes_freed: int
+    kept: int
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, int | bool]:
+        return {
+            "removed": self.removed,
+            "bytes_freed": self.bytes_freed,
+            "kept": self.kept,
+            "dry_run": self.dry_run,
+        }
+
+
+def referenced_digests(meta: MetadataStore) -> set[str]:
+    """Every object digest named by a committed metadata row."""
+    digests: set[str] = set()
+    with meta.read() as conn:
+        for column in OBJECT_REFERENCES:
+            digests.update(v for (v,) in conn.execute(select(column).where(column.is_not(None))))
+    return digests
+
+
+def collect_garbage(
+    meta: MetadataStore,
+    objects: LocalObjectStore,
+    *,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    dry_run: bool = False,
+) -> GcReport:
+    """Delete unreferenced objects (and stale temporary files) older than ``grace_seconds``."""
+    cutoff = time.time() - grace_seconds
+    keep = referenced_digests(meta)
+    removed = kept = freed = 0
+    candidates: list[Path] = []
+    for path in (objects.root / "sha256").glob("*/*"):
+        digest = path.name.split(".", 1)[0]
+        if digest in keep:
+            kept += 1
+        elif path.stat().st_mtime < cutoff:
+            candidates.append(path)
+        else:
+            kept += 1
+    staging = objects.root / "tmp"
+    if staging.exists():
+        candidates += [p for p in staging.iterdir() if p.stat().st_mtime < cutoff]
+    for path in candidates:
+        size = path.stat().st_size
+        if not dry_run:
+            path.unlink(missing_ok=True)
+        removed += 1
+        freed += size
+    return GcReport(removed=removed, bytes_freed=freed, kept=kept, dry_run=dry_run)

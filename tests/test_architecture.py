@@ -1,0 +1,82 @@
+"""House rules: layers, import budget, public API pin, no AGPL imports."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import dcai
+
+SRC = Path(dcai.__file__).parent
+
+# Pure algorithm modules: no store, no interfaces, no workspace.
+ALGORITHM_MODULES = [
+    "data/_content.py",
+    "data/_diff.py",
+    "data/_readers.py",
+    "data/_schema.py",
+    "data/_splits.py",
+]
+FORBIDDEN_FOR_ALGORITHMS = ("dcai.store", "dcai.cli", "dcai.workspace", "sqlalchemy", "typer", "fastapi")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_algorithms_do_not_import_the_store_or_interfaces() -> None:
+    for relative in ALGORITHM_MODULES:
+        for name in _imports(SRC / relative):
+            assert not name.startswith(FORBIDDEN_FOR_ALGORITHMS), f"{relative} imports {name}"
+
+
+def test_nothing_imports_cleanlab() -> None:
+    for path in SRC.rglob("*.py"):
+        assert not any(n.split(".")[0] == "cleanlab" for n in _imports(path)), path
+
+
+def test_import_budget_of_the_pure_data_package() -> None:
+    code = (
+        "import sys, dcai.data\n"
+        "heavy = [m for m in ('sqlalchemy', 'typer', 'rich', 'fastapi', 'dask', 'sklearn') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(dcai.__all__) == [
+        "ColumnRoles",
+        "DatasetSummary",
+        "DatasetVersion",
+        "DcaiError",
+        "InvalidInputError",
+        "MissingDependencyError",
+        "SchemaError",
+        "UnknownRefError",
+        "VersionDiff",
+        "Workspace",
+        "WorkspaceBusyError",
+        "WorkspaceError",
+        "__version__",
+    ]
+    for name in dcai.__all__:
+        assert getattr(dcai, name) is not None
+
+
+def test_error_tree() -> None:
+    assert issubclass(dcai.SchemaError, dcai.InvalidInputError)
+    assert issubclass(dcai.InvalidInputError, ValueError)
+    assert issubclass(dcai.UnknownRefError, LookupError)
+    assert issubclass(dcai.WorkspaceBusyError, dcai.WorkspaceError)
+    assert issubclass(dcai.MissingDependencyError, ImportError)
