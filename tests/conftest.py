@@ -61,8 +61,13 @@ class CliResult:
         return f"<CliResult rc={self.returncode}\nstdout={self.stdout}\nstderr={self.stderr}>"
 
 
-def run_dcai(*args: str, workspace: Path | None = None, cwd: Path | None = None,
-             env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
+def run_dcai(
+    *args: str,
+    workspace: Path | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> CliResult:
     """Run the real ``dcai`` entry point in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DCAI_")}
     full_env["DCAI_AUTHOR"] = "tester"

@@ -19,7 +19,14 @@ ALGORITHM_MODULES = [
     "data/_schema.py",
     "data/_splits.py",
 ]
-FORBIDDEN_FOR_ALGORITHMS = ("dcai.store", "dcai.cli", "dcai.workspace", "sqlalchemy", "typer", "fastapi")
+FORBIDDEN_FOR_ALGORITHMS = (
+    "dcai.store",
+    "dcai.cli",
+    "dcai.workspace",
+    "sqlalchemy",
+    "typer",
+    "fastapi",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -15,7 +15,9 @@ def _objects(ws: dcai.Workspace) -> set[Path]:
     return {p for p in (ws.path / "objects" / "sha256").rglob("*") if p.is_file()}
 
 
-def test_identical_content_is_one_version_stored_once(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_identical_content_is_one_version_stored_once(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     first = tmp_workspace.add_dataset("pets", small_frame)
     stored = _objects(tmp_workspace)
     again = tmp_workspace.add_dataset("pets", small_frame.sample(frac=1.0, random_state=1))
@@ -25,7 +27,9 @@ def test_identical_content_is_one_version_stored_once(tmp_workspace: dcai.Worksp
     assert len(tmp_workspace.log("pets")) == 1
 
 
-def test_version_reads_back_exactly(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_version_reads_back_exactly(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     version = tmp_workspace.add_dataset("pets", small_frame)
     back = version.to_pandas()
     assert list(back.columns) == ["example_id", *small_frame.columns]
@@ -34,7 +38,9 @@ def test_version_reads_back_exactly(tmp_workspace: dcai.Workspace, small_frame: 
     assert version.roles.features == ("x1", "x2", "colour")
 
 
-def test_refs_resolve_by_name_seq_and_hash_prefix(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_refs_resolve_by_name_seq_and_hash_prefix(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     v1 = tmp_workspace.add_dataset("pets", small_frame)
     v2 = tmp_workspace.add_dataset("pets", small_frame.assign(label="cat"))
     assert tmp_workspace.dataset("pets").id == v2.id
@@ -51,26 +57,39 @@ def test_refs_resolve_by_name_seq_and_hash_prefix(tmp_workspace: dcai.Workspace,
         tmp_workspace.dataset("pets@!!")
 
 
-def test_lineage_records_operation_params_message_author(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_lineage_records_operation_params_message_author(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     tmp_workspace.add_dataset("pets", small_frame, message="first import")
     split = tmp_workspace.split("pets", dev=0.2, test=0.2, seed=7)
     log = tmp_workspace.log("pets")
     assert [v.operation for v in log] == ["split", "add"]
     assert log[1].message == "first import"
     assert log[0].author == "tester"
-    assert split.params == {"dev": 0.2, "test": 0.2, "train": 0.6, "stratify": "label", "group": None, "seed": 7}
+    assert split.params == {
+        "dev": 0.2,
+        "test": 0.2,
+        "train": 0.6,
+        "stratify": "label",
+        "group": None,
+        "seed": 7,
+    }
     assert split.parent_ids == (log[1].id,)
 
 
 def test_new_version_keeps_declared_roles(tmp_path: Path, tmp_workspace: dcai.Workspace) -> None:
-    frame = pd.DataFrame({"key": ["k1", "k2", "k3"], "x": [1, 2, 3], "note": ["n", "m", "o"], "y": [0, 1, 0]})
+    frame = pd.DataFrame(
+        {"key": ["k1", "k2", "k3"], "x": [1, 2, 3], "note": ["n", "m", "o"], "y": [0, 1, 0]}
+    )
     tmp_workspace.add_dataset("t", frame, label="y", id="key", meta=["note"])
     v2 = tmp_workspace.add_dataset("t", frame.assign(y=[1, 1, 0]))
     assert (v2.roles.label, v2.roles.id, v2.roles.meta) == ("y", "key", ("note",))
     assert tmp_workspace.diff("t@v1", "t@v2").relabeled["example_id"].tolist() == ["k1"]
 
 
-def test_split_is_reproducible_and_stratified(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_split_is_reproducible_and_stratified(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     tmp_workspace.add_dataset("pets", small_frame)
     a = tmp_workspace.split("pets@v1", dev=0.1, test=0.2, seed=1)
     b = tmp_workspace.split("pets@v1", dev=0.1, test=0.2, seed=1)
@@ -81,7 +100,9 @@ def test_split_is_reproducible_and_stratified(tmp_workspace: dcai.Workspace, sma
     assert diff.columns_added == ["split"] and diff.counts["relabeled"] == 0
 
 
-def test_group_split_keeps_groups_whole(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_group_split_keeps_groups_whole(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     frame = small_frame.assign(owner=[f"o{i % 12}" for i in range(len(small_frame))])
     tmp_workspace.add_dataset("pets", frame, meta=["owner"])
     version = tmp_workspace.split("pets", dev=0.2, test=0.2, group="owner")
@@ -92,11 +113,18 @@ def test_group_split_keeps_groups_whole(tmp_workspace: dcai.Workspace, small_fra
 def test_annotations_import_merges_and_refuses_unknown_ids(tmp_workspace: dcai.Workspace) -> None:
     frame = pd.DataFrame({"id": ["a", "b", "c"], "x": [1, 2, 3], "label": ["p", "q", "p"]})
     tmp_workspace.add_dataset("t", frame, id="id")
-    first = pd.DataFrame({"example_id": ["a", "b"], "annotator": ["ann", "ann"], "label": ["p", "p"]})
+    first = pd.DataFrame(
+        {"example_id": ["a", "b"], "annotator": ["ann", "ann"], "label": ["p", "p"]}
+    )
     v2 = tmp_workspace.import_annotations("t", first)
     assert v2.n_annotations == 2 and v2.operation == "import_annotations"
     second = pd.DataFrame(
-        {"example_id": ["b", "c"], "annotator": ["ann", "bob"], "label": ["q", "p"], "guideline": ["v2", "v2"]}
+        {
+            "example_id": ["b", "c"],
+            "annotator": ["ann", "bob"],
+            "label": ["q", "p"],
+            "guideline": ["v2", "v2"],
+        }
     )
     v3 = tmp_workspace.import_annotations("t", second)
     annotations = v3.annotations()
@@ -110,7 +138,9 @@ def test_annotations_import_merges_and_refuses_unknown_ids(tmp_workspace: dcai.W
     assert len(tmp_workspace.log("t")) == 3
 
 
-def test_export_roundtrip(tmp_path: Path, tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_export_roundtrip(
+    tmp_path: Path, tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     version = tmp_workspace.add_dataset("pets", small_frame)
     for suffix in (".csv", ".parquet", ".jsonl"):
         out = tmp_workspace.export("pets", tmp_path / f"out{suffix}")
@@ -131,9 +161,13 @@ def test_dcai_home_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "home" / "dcai.toml").exists()
 
 
-def test_gc_removes_only_unreferenced_objects(tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame) -> None:
+def test_gc_removes_only_unreferenced_objects(
+    tmp_workspace: dcai.Workspace, small_frame: pd.DataFrame
+) -> None:
     version = tmp_workspace.add_dataset("pets", small_frame)
-    orphan = tmp_workspace.objects.write(lambda p: p.write_bytes(b"left by a killed commit"), suffix=".parquet")
+    orphan = tmp_workspace.objects.write(
+        lambda p: p.write_bytes(b"left by a killed commit"), suffix=".parquet"
+    )
     assert tmp_workspace.gc().removed == 0  # inside the grace period
     dry = tmp_workspace.gc(grace_seconds=0, dry_run=True)
     assert dry.removed == 1 and tmp_workspace.objects.exists(orphan, suffix=".parquet")

@@ -217,7 +217,9 @@ class Workspace:
 
     # Maintenance --------------------------------------------------------------------
 
-    def gc(self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, dry_run: bool = False) -> GcReport:
+    def gc(
+        self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, dry_run: bool = False
+    ) -> GcReport:
         """Remove stored objects that no version references (left by killed or failed commits).
 
         Objects younger than ``grace_seconds`` are kept: they may belong to a commit that
@@ -229,4 +231,6 @@ class Workspace:
                 path=self.objects.url,
                 hint="Use the object store's own lifecycle rules meanwhile.",
             )
-        return collect_garbage(self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run)
+        return collect_garbage(
+            self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run
+        )

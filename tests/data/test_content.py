@@ -18,7 +18,10 @@ def test_ids_do_not_depend_on_the_label() -> None:
     a = pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "c"]})
     b = a.assign(label=["z", "z", "z"])
     roles = ColumnRoles(label="label", features=("x",))
-    assert canonical_frame(a, roles)["example_id"].tolist() == canonical_frame(b, roles)["example_id"].tolist()
+    assert (
+        canonical_frame(a, roles)["example_id"].tolist()
+        == canonical_frame(b, roles)["example_id"].tolist()
+    )
 
 
 def test_repeated_rows_get_distinct_stable_ids() -> None:
@@ -55,3 +58,10 @@ def test_hash_depends_on_column_roles() -> None:
     h1 = content_hash(canonical_frame(frame, as_feature), as_feature)
     h2 = content_hash(canonical_frame(frame, as_meta), as_meta)
     assert h1 != h2
+
+
+def test_canonical_frame_accepts_any_index() -> None:
+    frame = pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "c"]}, index=[10, 20, 30])
+    roles = infer_roles(frame, label="label")
+    out = canonical_frame(frame, roles)
+    assert out["x"].tolist() == [1, 2, 3] and out["label"].tolist() == ["a", "b", "c"]

@@ -14,12 +14,24 @@ def _frame(ids: list[str], xs: list[float], zs: list[str], ys: list[str]) -> pd.
 
 
 def test_each_kind_of_change_is_found() -> None:
-    a = _frame(["1", "2", "3", "4"], [1.0, 2.0, 3.0, float("nan")], ["p", "q", "r", "s"], ["a", "b", "c", "d"])
-    b = _frame(["2", "3", "4", "5"], [2.0, 3.5, float("nan"), 5.0], ["q", "r", "s", "t"], ["b", "x", "d", "e"])
+    a = _frame(
+        ["1", "2", "3", "4"],
+        [1.0, 2.0, 3.0, float("nan")],
+        ["p", "q", "r", "s"],
+        ["a", "b", "c", "d"],
+    )
+    b = _frame(
+        ["2", "3", "4", "5"],
+        [2.0, 3.5, float("nan"), 5.0],
+        ["q", "r", "s", "t"],
+        ["b", "x", "d", "e"],
+    )
     diff = diff_frames(a, b, ROLES, ROLES)
     assert diff.added["example_id"].tolist() == ["5"]
     assert diff.removed["example_id"].tolist() == ["1"]
-    assert diff.relabeled.to_dict("records") == [{"example_id": "3", "old_label": "c", "new_label": "x"}]
+    assert diff.relabeled.to_dict("records") == [
+        {"example_id": "3", "old_label": "c", "new_label": "x"}
+    ]
     # NaN == NaN for diff purposes: example 4 is unchanged.
     assert diff.changed.to_dict("records") == [{"example_id": "3", "columns": ["x"]}]
     assert diff.counts["moved"] == 0
@@ -38,7 +50,9 @@ def test_moves_between_splits_and_new_columns() -> None:
     assert diff.columns_added == ["split"]
     c = a.assign(split=["test", "test"])
     moved = diff_frames(b, c, roles_b, roles_b).moved
-    assert moved.to_dict("records") == [{"example_id": "1", "old_split": "train", "new_split": "test"}]
+    assert moved.to_dict("records") == [
+        {"example_id": "1", "old_split": "train", "new_split": "test"}
+    ]
 
 
 def test_annotation_changes_are_counted() -> None:

@@ -16,7 +16,10 @@ def test_inference_picks_label_id_text_meta_and_features() -> None:
             "example_id": ["a", "b"],
             "size": [1.0, 2.0],
             "colour": ["red", "blue"],
-            "body": ["a long paragraph of free text about things", "another long free text paragraph here"],
+            "body": [
+                "a long paragraph of free text about things",
+                "another long free text paragraph here",
+            ],
             "when": pd.to_datetime(["2024-01-01", "2024-01-02"]),
             "target": [0, 1],
         }
@@ -91,7 +94,9 @@ def test_nested_values_are_refused() -> None:
 
 
 def test_split_values_must_be_known() -> None:
-    frame = pd.DataFrame({"x": np.arange(3), "split": ["train", "valid", "test"], "label": [0, 1, 0]})
+    frame = pd.DataFrame(
+        {"x": np.arange(3), "split": ["train", "valid", "test"], "label": [0, 1, 0]}
+    )
     with pytest.raises(SchemaError, match="train, dev or test") as info:
         _validate(frame)
     assert info.value.rows == [2]

@@ -71,7 +71,7 @@ def test_zero_dev_fraction_leaves_dev_empty() -> None:
 
 @pytest.mark.parametrize(("dev", "test"), [(-0.1, 0.2), (0.5, 0.5), (0.2, 1.0), (0.6, 0.5)])
 def test_bad_fractions_are_refused(dev: float, test: float) -> None:
-    with pytest.raises(InvalidInputError, match="--dev|--test"):
+    with pytest.raises(InvalidInputError, match=r"--dev|--test"):
         split_fractions(dev, test)
 
 
@@ -85,3 +85,15 @@ def test_balance_report_counts_and_warns_about_thin_classes() -> None:
     assert abs(report.shares["test"].sum() - 1.0) < 1e-12
     assert any("'b' has 0 examples in dev" in w for w in report.warnings)
     assert not any("'a'" in w for w in report.warnings)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=30),
+    seed=st.integers(0, 2**16),
+)
+def test_split_sizes_stay_within_one_of_target_with_many_small_classes(sizes: list[int], seed: int) -> None:
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    splits = assign_splits(labels, fractions=FRACTIONS, random_state=seed)
+    for name, share in FRACTIONS.items():
+        assert abs(int((splits == name).sum()) - share * len(labels)) < 1.0 + 1e-9

@@ -17,15 +17,28 @@ def test_tour(tmp_path: Path) -> None:
         {
             "review_id": [f"r{i}" for i in range(40)],
             "stars": [i % 5 + 1 for i in range(40)],
-            "text": [f"review {i} says the product is {'good' if i % 2 else 'bad'} overall" for i in range(40)],
+            "text": [
+                f"review {i} says the product is {'good' if i % 2 else 'bad'} overall"
+                for i in range(40)
+            ],
             "sentiment": ["pos" if i % 2 else "neg" for i in range(40)],
         }
     )
     frame.to_csv(data, index=False)
 
     assert run_dcai("init", workspace=ws).returncode == 0
-    added = run_dcai("data", "add", "reviews", str(data), "--label", "sentiment", "--id", "review_id", "--json",
-                     workspace=ws)
+    added = run_dcai(
+        "data",
+        "add",
+        "reviews",
+        str(data),
+        "--label",
+        "sentiment",
+        "--id",
+        "review_id",
+        "--json",
+        workspace=ws,
+    )
     assert added.returncode == 0, added
     first = json.loads(added.stdout)
     assert set(first) >= {"ref", "id", "rows", "new"}
@@ -36,26 +49,46 @@ def test_tour(tmp_path: Path) -> None:
 
     frame.loc[[3, 5], "sentiment"] = "neutral"
     frame.to_csv(data, index=False)
-    second = json.loads(run_dcai("data", "add", "reviews", str(data), "--json", workspace=ws).stdout)
+    second = json.loads(
+        run_dcai("data", "add", "reviews", str(data), "--json", workspace=ws).stdout
+    )
     assert second["new"] is True
 
-    diff = json.loads(run_dcai("data", "diff", first["ref"], second["ref"], "--json", workspace=ws).stdout)
+    diff = json.loads(
+        run_dcai("data", "diff", first["ref"], second["ref"], "--json", workspace=ws).stdout
+    )
     assert diff["counts"]["relabeled"] == 2
     assert {r["example_id"] for r in diff["relabeled"]} == {"r3", "r5"}
 
     human = run_dcai("data", "diff", first["ref"], second["ref"], workspace=ws)
     assert "relabeled: 2" in human.stdout and "r3" in human.stdout
 
-    split = run_dcai("data", "split", "reviews", "--dev", "0.1", "--test", "0.2", "--seed", "1", "--json",
-                     workspace=ws)
+    split = run_dcai(
+        "data",
+        "split",
+        "reviews",
+        "--dev",
+        "0.1",
+        "--test",
+        "0.2",
+        "--seed",
+        "1",
+        "--json",
+        workspace=ws,
+    )
     assert split.returncode == 0, split
     balance = json.loads(split.stdout)["balance"]
     assert sum(balance["sizes"].values()) == 40
     assert any("neutral" in w for w in balance["warnings"])
 
     ann = tmp_path / "ann.csv"
-    pd.DataFrame({"example_id": ["r1", "r2", "r1"], "annotator": ["a", "a", "b"], "label": ["pos", "neg", "neg"]}
-                 ).to_csv(ann, index=False)
+    pd.DataFrame(
+        {
+            "example_id": ["r1", "r2", "r1"],
+            "annotator": ["a", "a", "b"],
+            "label": ["pos", "neg", "neg"],
+        }
+    ).to_csv(ann, index=False)
     imported = run_dcai("labels", "import", "reviews", str(ann), "--json", workspace=ws)
     assert json.loads(imported.stdout)["annotations"] == 3
 
@@ -96,6 +129,8 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert result.returncode == 0, result
     assert "Lineage of digits" in result.stdout
     assert "Balance" in result.stdout
-    log = json.loads(run_dcai("data", "log", "digits", "--json", workspace=tmp_path / "demo").stdout)
+    log = json.loads(
+        run_dcai("data", "log", "digits", "--json", workspace=tmp_path / "demo").stdout
+    )
     assert [v["operation"] for v in log] == ["split", "add"]
     assert log[1]["rows"] == 1797

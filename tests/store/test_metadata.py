@@ -32,7 +32,10 @@ def test_a_newer_schema_is_refused_with_upgrade_hint(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     MetadataStore(url).dispose()
     with sqlite3.connect(tmp_path / "m.db") as conn:
-        conn.execute("UPDATE dcai_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+        conn.execute(
+            "UPDATE dcai_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
     with pytest.raises(WorkspaceError, match="Upgrade dcai"):
         MetadataStore(url)
 

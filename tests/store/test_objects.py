@@ -48,4 +48,6 @@ def test_fsspec_store_has_the_same_layout() -> None:
     digest = store.write(_write(b"abc"), suffix=".parquet")
     assert store.exists(digest, suffix=".parquet")
     assert store.local_path(digest, suffix=".parquet").startswith("memory://")
-    assert store.local_path(digest, suffix=".parquet").endswith(f"sha256/{digest[:2]}/{digest}.parquet")
+    assert store.local_path(digest, suffix=".parquet").endswith(
+        f"sha256/{digest[:2]}/{digest}.parquet"
+    )

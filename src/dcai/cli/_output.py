@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,12 +56,12 @@ def version_table(versions: list[DatasetVersion], *, title: str | None = None) -
     for v in versions:
         table.add_row(
             f"[bold cyan]{v.ref}[/] v{v.seq}",
-            v.operation,
+            escape(v.operation),
             f"{v.rows:,}",
             ", ".join(p[:7] for p in v.parent_ids) or "—",
-            v.author,
+            escape(v.author),
             v.created_at[:19].replace("T", " "),
-            v.message,
+            escape(v.message),
         )
     return table
 
@@ -79,12 +80,12 @@ def balance_table(report: BalanceReport) -> Table:
             style = "red" if count < 5 else ""
             cell = f"{share:6.1%} ({count:,})"
             cells.append(f"[{style}]{cell}[/]" if style else cell)
-        table.add_row(str(label), *cells)
+        table.add_row(escape(str(label)), *cells)
     return table
 
 
 def print_warnings(warnings: list[str], *, limit: int = 10) -> None:
     for text in warnings[:limit]:
-        console.print(f"[yellow]warning:[/] {text}")
+        console.print(f"[yellow]warning:[/] {escape(text)}")
     if len(warnings) > limit:
         console.print(f"[yellow]… and {len(warnings) - limit} more warnings[/]")

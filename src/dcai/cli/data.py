@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dcai.cli._context import open_workspace
@@ -90,12 +91,13 @@ def add(
         )
     else:
         console.print(
-            f"[yellow]unchanged[/]: {file} is already [bold cyan]{version.ref}[/]; nothing new stored"
+            f"[yellow]unchanged[/]: {escape(str(file))} is already [bold cyan]{version.ref}[/]; nothing new stored"
         )
     roles = version.roles
     console.print(
-        f"label: [bold]{roles.label}[/]  id: {roles.id or '(derived from content)'}  "
-        f"features: {len(roles.features)}  text: {', '.join(roles.text) or '—'}  meta: {', '.join(roles.meta) or '—'}"
+        f"label: [bold]{escape(roles.label)}[/]  id: {escape(roles.id or '(derived from content)')}  "
+        f"features: {len(roles.features)}  text: {escape(', '.join(roles.text)) or '—'}  "
+        f"meta: {escape(', '.join(roles.meta)) or '—'}"
     )
 
 
@@ -139,26 +141,26 @@ def show(
         return
     console.print(f"[bold cyan]{version.ref}[/] v{version.seq}  ({version.id})")
     console.print(
-        f"{version.rows:,} rows · {version.operation} by {version.author} at {version.created_at}"
+        f"{version.rows:,} rows · {version.operation} by {escape(version.author)} at {version.created_at}"
     )
     if version.message:
-        console.print(f"message: {version.message}")
+        console.print(f"message: {escape(version.message)}")
     console.print(f"parents: {', '.join(info['parents']) or '—'}")
-    console.print(f"params: {version.params}")
+    console.print(f"params: {escape(str(version.params))}")
     roles = version.roles
     table = Table(title="Columns", title_justify="left")
     table.add_column("column")
     table.add_column("role")
     table.add_column("dtype")
     for column, dtype in roles.dtypes.items():
-        table.add_row(column, roles.role_of(column), dtype)
+        table.add_row(escape(column), roles.role_of(column), dtype)
     console.print(table)
     labels = Table(title=f"Classes ({len(counts)})", title_justify="left")
     labels.add_column("label")
     labels.add_column("count", justify="right")
     labels.add_column("share", justify="right")
     for label, count in counts.head(30).items():
-        labels.add_row(str(label), f"{int(count):,}", f"{count / version.rows:.1%}")
+        labels.add_row(escape(str(label)), f"{int(count):,}", f"{count / version.rows:.1%}")
     console.print(labels)
     if roles.split:
         report = version.balance()
@@ -198,7 +200,9 @@ def _render_diff(diff: VersionDiff, limit: int) -> None:
     console.print(summary)
     if diff.columns_added or diff.columns_removed:
         console.print(
-            f"columns added: {diff.columns_added or '—'}  removed: {diff.columns_removed or '—'}"
+            escape(
+                f"columns added: {diff.columns_added or '—'}  removed: {diff.columns_removed or '—'}"
+            )
         )
     sections: list[tuple[str, Any]] = [
         ("added", diff.added),
@@ -215,9 +219,11 @@ def _render_diff(diff: VersionDiff, limit: int) -> None:
             title_justify="left",
         )
         for column in frame.columns:
-            table.add_column(str(column))
+            table.add_column(escape(str(column)))
         for row in frame.head(limit).itertuples(index=False):
-            table.add_row(*(", ".join(map(str, v)) if isinstance(v, list) else str(v) for v in row))
+            table.add_row(
+                *(escape(", ".join(map(str, v)) if isinstance(v, list) else str(v)) for v in row)
+            )
         console.print(table)
     if diff.is_empty:
         console.print("[green]no differences[/]")

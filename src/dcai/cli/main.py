@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dcai import __version__
 from dcai.cli import data as data_cli
@@ -92,8 +93,12 @@ def init(
 @app.command("gc")
 def gc(
     ctx: typer.Context,
-    grace: Annotated[float, typer.Option("--grace", help="Keep objects younger than this many seconds.")] = 3600.0,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be removed.")] = False,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Keep objects younger than this many seconds.")
+    ] = 3600.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only report what would be removed.")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Remove stored objects no version references (left behind by killed or failed commits)."""
@@ -102,7 +107,9 @@ def gc(
         print_json(report.to_dict())
         return
     verb = "would remove" if dry_run else "removed"
-    console.print(f"{verb} {report.removed} objects ({report.bytes_freed:,} bytes); kept {report.kept}")
+    console.print(
+        f"{verb} {report.removed} objects ({report.bytes_freed:,} bytes); kept {report.kept}"
+    )
 
 
 @app.command("demo")
@@ -179,7 +186,11 @@ def main(argv: list[str] | None = None) -> None:
         app(args=args, prog_name="dcai", standalone_mode=True)
     except DcaiError as error:
         err_console.print(
-            f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True
+            # Escape: paths, columns and values in the message may look like Rich markup.
+            f"[bold red]error:[/] {escape(str(error))}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(_exit_code(error))
 

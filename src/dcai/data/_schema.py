@@ -97,7 +97,7 @@ class ColumnRoles:
         )
 
 
-def _not_found(column: str, columns: Sequence[str], source: str, option: str) -> SchemaError:
+def column_not_found(column: str, columns: Sequence[str], source: str, option: str) -> SchemaError:
     close = difflib.get_close_matches(column, list(columns), n=1)
     suggestion = f'Did you mean "{close[0]}"? ' if close else ""
     listing = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
@@ -133,7 +133,7 @@ def infer_roles(
 
     def declare(column: str, role: str, option: str) -> None:
         if column not in columns:
-            raise _not_found(column, columns, source, option)
+            raise column_not_found(column, columns, source, option)
         if column in declared and declared[column] != role:
             raise SchemaError(
                 f"declared both as {declared[column]} and as {role}",
@@ -288,33 +288,45 @@ def validate_table(frame: pd.DataFrame, roles: ColumnRoles, *, source: str = "<D
             )
 
 
+#: ``infer_dtype`` results whose values all fall in one :func:`_type_family`
+#: ("integer" and "mixed-integer-float" exclude booleans; "string" is str values only).
+_ONE_TYPE_FAMILY = frozenset({"string", "integer", "floating", "mixed-integer-float", "boolean"})
+
+
+def _check_type_families(series: pd.Series, values: pd.Series, column: str, source: str) -> None:
+    families = values.map(_type_family)
+    counts = families.value_counts()
+    if "nested" in counts.index:
+        nested = families.reindex(series.index).eq("nested").fillna(False).to_numpy(dtype=bool)
+        raise SchemaError(
+            "holds nested values (lists or objects)",
+            path=source,
+            column=column,
+            rows=_rows(nested),
+            hint="Flatten them into separate columns, or store them as strings.",
+        )
+    if len(counts) > 1:
+        minority = counts.index[-1]
+        mask = families.reindex(series.index).eq(minority).fillna(False).to_numpy(dtype=bool)
+        kinds = " and ".join(f"{n} {k}" for k, n in counts.items())
+        raise SchemaError(
+            f"mixes types ({kinds} values)",
+            path=source,
+            column=column,
+            rows=_rows(mask),
+            hint="Make the column one type (numbers or strings), or declare it with --text/--meta.",
+        )
+
+
 def _check_types(series: pd.Series, column: str, source: str, roles: ColumnRoles) -> None:
     if series.dtype == object:
         values = series.dropna()
         if len(values) == 0:
             return
-        families = values.map(_type_family)
-        counts = families.value_counts()
-        if "nested" in counts.index:
-            nested = families.reindex(series.index).eq("nested").fillna(False).to_numpy(dtype=bool)
-            raise SchemaError(
-                "holds nested values (lists or objects)",
-                path=source,
-                column=column,
-                rows=_rows(nested),
-                hint="Flatten them into separate columns, or store them as strings.",
-            )
-        if len(counts) > 1:
-            minority = counts.index[-1]
-            mask = families.reindex(series.index).eq(minority).fillna(False).to_numpy(dtype=bool)
-            kinds = " and ".join(f"{n} {k}" for k, n in counts.items())
-            raise SchemaError(
-                f"mixes types ({kinds} values)",
-                path=source,
-                column=column,
-                rows=_rows(mask),
-                hint="Make the column one type (numbers or strings), or declare it with --text/--meta.",
-            )
+        # pandas' C-level inference settles the common one-type columns; only the others
+        # pay for classifying every value in Python (which also locates the offending rows).
+        if pd.api.types.infer_dtype(values, skipna=False) not in _ONE_TYPE_FAMILY:
+            _check_type_families(series, values, column, source)
     if column not in roles.features or not _is_string_column(series):
         return
     values = series.dropna()

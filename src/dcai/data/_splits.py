@@ -1,8 +1,9 @@
 """Assign examples to train/dev/test splits, stratified and group-aware, and report balance.
 
-Stratified assignment allocates each stratum (by default each class) separately with the
-largest-remainder method, so every class is spread over the splits in the asked proportions
-as closely as whole examples allow. Group-aware assignment keeps every group (a patient, a
+Stratified assignment allocates each stratum (by default each class) with the
+largest-remainder method, carrying each split's rounding backlog from stratum to stratum
+(error diffusion), so every class count per split is within one example of its target and
+the split sizes are too, even when many classes are small. Group-aware assignment keeps every group (a patient, a
 user, a source document) in one split: groups are visited from largest to smallest (ties in
 a seeded random order) and each goes to the split whose per-stratum counts fall furthest
 short of their targets, the greedy rule behind scikit-learn's ``StratifiedGroupKFold``.
@@ -49,15 +50,24 @@ def split_fractions(dev: float, test: float) -> dict[str, float]:
     return {"train": round(1.0 - dev - test, 12), "dev": dev, "test": test}
 
 
-def _largest_remainder(
-    n: int, fractions: Sequence[float] | np.ndarray[Any, Any]
+def _allocate(
+    n: int,
+    fractions: np.ndarray[Any, Any],
+    backlog: np.ndarray[Any, Any],
 ) -> np.ndarray[Any, np.dtype[np.int64]]:
-    exact = np.asarray(fractions, dtype=float) * n
+    """Split ``n`` whole examples by ``fractions``: each count is the floor or the ceiling.
+
+    The examples left after flooring go to the splits with the largest remainder plus
+    ``backlog`` (how far each split already is behind its target from earlier strata), so
+    per-stratum counts stay within one of their targets and split totals do too.
+    """
+    exact = fractions * n
     counts = np.floor(exact).astype(np.int64)
     short = n - int(counts.sum())
     if short:
-        order = np.argsort(-(exact - counts), kind="stable")
+        order = np.argsort(-(exact - counts + backlog), kind="stable")
         counts[order[:short]] += 1
+    backlog += exact - counts
     return np.asarray(counts, dtype=np.int64)
 
 
@@ -99,10 +109,12 @@ def assign_splits(
     rng = np.random.default_rng(random_state)
     out = np.empty(n, dtype=object)
     if groups is None:
-        for code in range(int(strata_codes.max()) + 1 if n else 0):
+        backlog = np.zeros(len(shares))
+        n_strata = int(strata_codes.max()) + 1 if n else 0
+        for code in rng.permutation(n_strata):
             members = np.flatnonzero(strata_codes == code)
             rng.shuffle(members)
-            counts = _largest_remainder(len(members), shares)
+            counts = _allocate(len(members), shares, backlog)
             start = 0
             for name, count in zip(names, counts, strict=True):
                 out[members[start : start + count]] = name

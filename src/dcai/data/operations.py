@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 
 from dcai.data._readers import SUPPORTED_SUFFIXES
-from dcai.data._schema import SPLIT
+from dcai.data._schema import SPLIT, column_not_found
 from dcai.data._splits import assign_splits, split_fractions
 from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
-from dcai.errors import InvalidInputError, SchemaError
+from dcai.errors import InvalidInputError
 from dcai.store._atomic import write_with
 
 if TYPE_CHECKING:
@@ -46,12 +46,7 @@ def split_version(
     columns = list(frame.columns)
     for option, column in (("--stratify", stratify), ("--group", group)):
         if column is not None and column not in columns:
-            raise SchemaError(
-                "no such column",
-                path=parent.ref,
-                column=column,
-                hint=f"Pick one of: {', '.join(c for c in columns if c != SPLIT)} with {option}.",
-            )
+            raise column_not_found(column, [c for c in columns if c != SPLIT], parent.ref, option)
     strat_column = None if no_stratify else (stratify or parent.roles.label)
     strata = frame[strat_column] if strat_column else pd.Series(0, index=frame.index)
     groups = frame[group] if group else None
@@ -99,7 +94,9 @@ def export_version(
     kind = format or SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind not in ("csv", "parquet", "jsonl"):
         raise InvalidInputError(
-            f"cannot tell the export format from {path.name!r}",
+            f"unknown export format {format!r}"
+            if format
+            else f"cannot tell the export format from {path.name!r}",
             path=str(path),
             hint="Use a .csv, .parquet or .jsonl file name, or pass --format.",
         )
@@ -113,5 +110,17 @@ def export_version(
         else:
             frame.to_json(tmp, orient="records", lines=True, date_format="iso")
 
-    write_with(path, writer)
+    try:
+        write_with(path, writer)
+    except (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError) as exc:
+        reason = {
+            IsADirectoryError: "it is a folder",
+            NotADirectoryError: "a folder on its path is a file",
+            FileExistsError: "a folder on its path is a file",
+        }.get(type(exc), exc.strerror or str(exc))
+        raise InvalidInputError(
+            f"cannot write the file: {reason}",
+            path=str(path),
+            hint="Give a file name in a folder you can write to, e.g. out.csv.",
+        ) from exc
     return path

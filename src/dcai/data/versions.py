@@ -332,10 +332,42 @@ def list_datasets(ws: Workspace) -> list[DatasetSummary]:
 
 
 def _write_table(ws: Workspace, frame: pd.DataFrame) -> str:
+    dictionary = _dictionary_columns(frame)
+
     def writer(path: Path) -> None:
-        frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+        frame.to_parquet(
+            path, index=False, engine="pyarrow", compression="zstd", use_dictionary=dictionary
+        )
 
     return ws.objects.write(writer, suffix=_DATA_SUFFIX)
+
+
+_DICTIONARY_SAMPLE_ROWS = 1 << 16
+
+
+def _dictionary_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns worth dictionary-encoding in Parquet: values repeat in a sample of rows.
+
+    Trying a dictionary on mostly distinct values (float features, ids) and falling back
+    to plain encoding costs more than the rest of the write, and makes larger files.
+
+    >>> import pandas as pd
+    >>> _dictionary_columns(pd.DataFrame({"x": [0.1, 0.2, 0.3, 0.4], "y": ["a", "b", "a", "a"]}))
+    ['y']
+    """
+    sample = frame.iloc[:_DICTIONARY_SAMPLE_ROWS]
+    columns = []
+    for column, series in sample.items():
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            repeats = True  # the dictionary is what keeps the categories and their order
+        else:
+            try:
+                repeats = series.nunique(dropna=False) <= len(series) // 2
+            except TypeError:  # unhashable values: keep the writer's default
+                repeats = True
+        if repeats:
+            columns.append(str(column))
+    return columns
 
 
 def annotations_digest(annotations: pd.DataFrame | None) -> str | None:
@@ -364,12 +396,15 @@ def commit_version(
     parents: list[DatasetVersion] | None = None,
     annotations: pd.DataFrame | None = None,
     data_object: str | None = None,
+    parent_is_latest: bool = False,
     progress: ProgressCallback | None = None,
 ) -> DatasetVersion:
     """Commit a canonical frame (and annotations) as a version of ``name``.
 
     Returns the existing version, with ``created=False``, when the content is already
-    committed in this dataset; nothing new is stored then.
+    committed in this dataset; nothing new is stored then. With ``parent_is_latest`` the
+    parent is whichever version is latest when the commit happens (inside the write lock),
+    so concurrent adds form one chain instead of forking from a stale parent.
     """
     check_dataset_name(name)
     steps = Steps(progress, total=3)
@@ -434,20 +469,29 @@ def commit_version(
                 created_at=created_at,
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-        parent_hashes = []
-        for position, parent in enumerate(parents or []):
-            parent_pk = conn.execute(
+        if parent_is_latest:
+            latest = conn.execute(
                 select(t.versions.c.id).where(
-                    (t.versions.c.dataset_id == _dataset_id(conn, parent.dataset))
-                    & (t.versions.c.version_hash == parent.id)
+                    (t.versions.c.dataset_id == dataset_pk) & (t.versions.c.seq == seq - 1)
                 )
-            ).scalar_one()
+            ).scalar_one_or_none()
+            parent_pks = [] if latest is None else [latest]
+        else:
+            parent_pks = [
+                conn.execute(
+                    select(t.versions.c.id).where(
+                        (t.versions.c.dataset_id == _dataset_id(conn, parent.dataset))
+                        & (t.versions.c.version_hash == parent.id)
+                    )
+                ).scalar_one()
+                for parent in parents or []
+            ]
+        for position, parent_pk in enumerate(parent_pks):
             conn.execute(
                 t.version_parents.insert().values(
                     child_id=version_pk, position=position, parent_id=parent_pk
                 )
             )
-            parent_hashes.append(parent.id)
     steps.done()
     version = resolve_ref(ws, f"{name}@{version_hash}")
     return _with_created(version)
@@ -549,7 +593,7 @@ def add_dataset(
         params=params,
         message=message or f"add {Path(where).name}",
         author=author,
-        parents=[parent] if parent is not None else [],
+        parent_is_latest=True,
         annotations=_carried_annotations(parent, frame),
         progress=sub,
     )

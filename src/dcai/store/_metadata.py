@@ -97,7 +97,7 @@ class MetadataStore:
         except exc.OperationalError as error:
             if _is_busy(error):
                 raise WorkspaceBusyError(
-                    "another process is writing to this workspace",
+                    "the workspace is busy: another process is writing to it",
                     hint="Wait for it to finish and try again (or raise DCAI_LOCK_TIMEOUT).",
                 ) from error
             raise

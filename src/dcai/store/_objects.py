@@ -46,6 +46,14 @@ class ObjectStore(Protocol):
         """The object's size in bytes."""
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _relative(digest: str, suffix: str) -> str:
     return f"sha256/{digest[:2]}/{digest}{suffix}"
 
@@ -82,6 +90,7 @@ class LocalObjectStore:
             return digest
         if _move:
             target.parent.mkdir(parents=True, exist_ok=True)
+            _fsync(path)  # the bytes reach the disk before the name does
             os.chmod(path, 0o444)
             os.replace(path, target)
         else:
