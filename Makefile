@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,scale,embeddings]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,8 +23,28 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/ingest.py
+# Benchmarks run in their own environment: peer tools such as cleanlab (AGPL) are installed
+# there, never in dcai's runtime.
+BENCH_VENV  ?= .venv-bench
+BENCH_BIN   := $(BENCH_VENV)/bin
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: bench-env
+
+$(BENCH_BIN)/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
+
+$(BENCH_STAMP): $(BENCH_BIN)/python pyproject.toml benchmarks/requirements.txt
+	$(BENCH_BIN)/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)
+
+bench: bench-env
+	$(BENCH_BIN)/python benchmarks/ingest.py
+	$(BENCH_BIN)/python benchmarks/label_issues.py
+	$(BENCH_BIN)/python benchmarks/outliers_duplicates.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

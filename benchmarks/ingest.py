@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import platform
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -40,6 +38,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import MB, mb, peak_rss_bytes, write_section
+from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -58,26 +59,8 @@ TARGET_FIRST_ADD_S = 10.0
 TARGET_READD_S = 3.0
 TARGET_MEMORY_RATIO = 3.0
 
-HEADER = """\
-# Benchmarks
-
-Figures measured on the reference machine: 2 cores (Linux). Each section says which
-issue asked for it and what its targets are.
-
-Reproduce with `make bench` (or `.venv/bin/python benchmarks/ingest.py`); the script
-rewrites its own section of this file and leaves the others alone.
-"""
-
-MB = 1024 * 1024
-
 
 # Child processes ----------------------------------------------------------------------
-
-
-def _peak_rss_bytes() -> int:
-    # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 def _import_libraries() -> None:
@@ -91,7 +74,7 @@ def _import_libraries() -> None:
 def child_baseline() -> dict[str, Any]:
     """Peak RSS of a process that only imports the libraries the measured steps use."""
     _import_libraries()
-    return {"peak_rss": _peak_rss_bytes()}
+    return {"peak_rss": peak_rss_bytes()}
 
 
 def child_prepare(rows: int, table: Path, relabeled: Path) -> dict[str, Any]:
@@ -143,7 +126,7 @@ def child_add(workspace: Path, source: Path) -> dict[str, Any]:
     ws.close()
     return {
         "wall": wall,
-        "peak_rss": _peak_rss_bytes(),
+        "peak_rss": peak_rss_bytes(),
         "created": version.created,
         "ref": version.ref,
         "rows": version.rows,
@@ -190,22 +173,6 @@ class Step:
 
     def ratio(self, in_memory: int) -> float:
         return self.peak_rss / in_memory
-
-
-def _versions(packages: tuple[str, ...]) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for package in packages:
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
-def _mb(n: int | float) -> str:
-    return f"{n / MB:,.0f} MB"
 
 
 def _bytes(n: int) -> str:
@@ -273,7 +240,7 @@ def run(rows: int, out: Path, *, keep: bool, repeat: int, check: bool) -> int:
         rounds.append(_measure_round(workspace, table, relabeled, baseline))
         for step in rounds[-1]:
             print(
-                f"  {step.name:<11} {step.wall:7.2f} s  peak {_mb(step.peak_rss):>8}"
+                f"  {step.name:<11} {step.wall:7.2f} s  peak {mb(step.peak_rss):>8}"
                 f"  ({step.ratio(in_memory):.2f}x)  stored {_bytes(step.stored)}"
                 f"  new={step.created}  {step.ref}",
                 flush=True,
@@ -319,7 +286,7 @@ def run(rows: int, out: Path, *, keep: bool, repeat: int, check: bool) -> int:
         print(f"  [{'ok' if passed else 'MISSED'}] {target}: {value}")
 
     section = _section(rows, info, baseline, steps, checks, repeat)
-    _write_section(out, section)
+    write_section(out, SECTION, section)
     print(f"\nwrote {SECTION!r} to {out}")
     if not keep:
         shutil.rmtree(workspace, ignore_errors=True)
@@ -337,7 +304,7 @@ def _section(
     repeat: int,
 ) -> str:
     in_memory = int(info["in_memory"])
-    versions = _versions(("pandas", "pyarrow", "numpy"))
+    versions = package_versions(("pandas", "pyarrow", "numpy"))
     lines = [
         SECTION,
         "",
@@ -349,13 +316,13 @@ def _section(
         f"Table: {rows:,} rows x {info['columns']} columns ({N_FLOAT_FEATURES} float64 features,"
         " 1 int64 feature, 1 six-value string feature, a 10-class string label; no id column,"
         " so example ids are derived from content). In memory (pandas"
-        f" `memory_usage(deep=True)`): {_mb(in_memory)}; as Parquet: {_mb(info['file_size'])}."
+        f" `memory_usage(deep=True)`): {mb(in_memory)}; as Parquet: {mb(info['file_size'])}."
         f" The relabel changes {info['relabeled']:,} labels.",
         "",
         'Each step runs in a fresh process: `Workspace(path).add_dataset("bench", file)`.'
         " Wall time covers opening the workspace and the call; peak memory is the process's"
         f" peak RSS minus that of a process that only imports dcai, pandas and pyarrow"
-        f" ({_mb(baseline)}); stored is the growth of the workspace's `objects` folder."
+        f" ({mb(baseline)}); stored is the growth of the workspace's `objects` folder."
         f" The three steps ran {repeat} time(s), each time on a new workspace: wall time is"
         " the median (range in brackets), peak memory and bytes stored the largest.",
         "",
@@ -365,7 +332,7 @@ def _section(
     for step in steps:
         spread = f" ({min(step.walls):.2f}–{max(step.walls):.2f})" if len(step.walls) > 1 else ""
         lines.append(
-            f"| {step.name} | {step.wall:.2f} s{spread} | {_mb(step.peak_rss)} |"
+            f"| {step.name} | {step.wall:.2f} s{spread} | {mb(step.peak_rss)} |"
             f" {step.ratio(in_memory):.2f}× | {step.stored:,} | {'yes' if step.created else 'no'} |"
         )
     lines += ["", "Targets (issue 2, on the 2-core machine):", ""]
@@ -374,16 +341,6 @@ def _section(
     for target, passed, value in checks:
         lines.append(f"- {'met' if passed else '**missed**'}: {target} ({value})")
     return "\n".join(lines) + "\n"
-
-
-def _write_section(out: Path, section: str) -> None:
-    text = out.read_text(encoding="utf-8") if out.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,18 @@ ALGORITHM_MODULES = [
     "data/_readers.py",
     "data/_schema.py",
     "data/_splits.py",
+    "quality/_validation.py",
+    "quality/_confident_learning.py",
+    "quality/_ranking.py",
+    "quality/_label_issues.py",
+    "quality/_neighbors.py",
+    "quality/_outliers.py",
+    "quality/_duplicates.py",
+    "quality/_dataset_issues.py",
+    "quality/_features.py",
+    "quality/_models.py",
+    "quality/_cross_val.py",
+    "quality/_embeddings.py",
 ]
 FORBIDDEN_FOR_ALGORITHMS = (
     "dcai.store",
@@ -87,3 +99,40 @@ def test_error_tree() -> None:
     assert issubclass(dcai.UnknownRefError, LookupError)
     assert issubclass(dcai.WorkspaceBusyError, dcai.WorkspaceError)
     assert issubclass(dcai.MissingDependencyError, ImportError)
+
+
+def test_import_budget_of_the_quality_algorithms() -> None:
+    code = (
+        "import sys, dcai.quality\n"
+        "from dcai.quality import find_label_issues, find_outliers, find_duplicates\n"
+        "heavy = [m for m in ('sqlalchemy', 'typer', 'rich', 'fastapi', 'dask', 'distributed', 'torch')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_quality_public_api_is_pinned() -> None:
+    import dcai.quality
+
+    assert dcai.quality.__all__ == [
+        "LabelNoiseEstimate",
+        "compute_confident_joint",
+        "cross_val_predict_proba",
+        "default_model",
+        "embed_text",
+        "estimate_label_noise",
+        "feature_matrix",
+        "find_class_imbalance",
+        "find_duplicates",
+        "find_label_issues",
+        "find_missing_values",
+        "find_outliers",
+        "label_quality_scores",
+        "missing_value_summary",
+        "nearest_neighbors",
+        "neighbor_label_probs",
+    ]
+    for name in dcai.quality.__all__:
+        assert callable(getattr(dcai.quality, name))

@@ -10,6 +10,9 @@
     │   └── WorkspaceBusyError         another process holds the write lock: retry
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
+    DcaiWarning (UserWarning)          something dcai did differently from what was asked
+    └── FallbackWarning                a documented fallback was taken (e.g. fewer folds)
+
 Each error carries fields (``path``, ``column``, ``rows``, ``hint``) so that the CLI,
 the HTTP API and the web UI render it without parsing strings. ``str(error)`` is the
 one-line message: where, what, what was received, and what to do.
@@ -31,6 +34,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "DcaiError",
+    "DcaiWarning",
+    "FallbackWarning",
     "InvalidInputError",
     "MissingDependencyError",
     "SchemaError",
@@ -126,3 +131,11 @@ class WorkspaceBusyError(WorkspaceError):
 
 class MissingDependencyError(DcaiError, ImportError):
     """An optional part of dcai needs an extra that is not installed."""
+
+
+class DcaiWarning(UserWarning):
+    """Base class of the warnings dcai emits (through :mod:`warnings` and the ``dcai`` logger)."""
+
+
+class FallbackWarning(DcaiWarning):
+    """dcai took a documented fallback, e.g. fewer cross-validation folds for a rare class."""

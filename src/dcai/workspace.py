@@ -24,7 +24,7 @@ False
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -46,6 +46,10 @@ from dcai.store import MetadataStore, open_object_store
 from dcai.store._atomic import atomic_write_bytes
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 from dcai.store._objects import LocalObjectStore
+
+if TYPE_CHECKING:
+    from dcai.quality.audit import Audit
+    from dcai.quality.review import Review
 
 __all__ = ["Workspace"]
 
@@ -214,6 +218,53 @@ class Workspace:
     ) -> Path:
         """Write a version's rows (or annotations) to a file."""
         return export_version(self, ref, path, format=format, annotations=annotations)
+
+    # Quality: audits and reviews ------------------------------------------------------
+
+    def audit(
+        self,
+        ref: str,
+        *,
+        model: Any = None,
+        pred_probs: Any = None,
+        cv: int = 5,
+        embeddings: bool = False,
+        backend: str | None = None,
+        n_jobs: int | None = None,
+        random_state: int = 0,
+        author: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Audit:
+        """Find label errors, outliers, near-duplicates, missing values and class imbalance in a
+        version, and store the result linked to it (see :mod:`dcai.quality.audit`)."""
+        from dcai.quality.audit import run_audit
+
+        return run_audit(
+            self,
+            ref,
+            model=model,
+            pred_probs=pred_probs,
+            cv=cv,
+            embeddings=embeddings,
+            backend=backend,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            author=author,
+            progress=progress,
+        )
+
+    def audits(self, ref: str | None = None) -> list[Audit]:
+        """Stored audits, newest first; of one dataset or version when ``ref`` is given."""
+        from dcai.quality.audit import list_audits
+
+        return list_audits(self, ref)
+
+    def review(self, audit: str) -> Review:
+        """The review queue of an audit: an audit id, or a dataset ref (its newest audit)."""
+        from dcai.quality.audit import find_audit
+        from dcai.quality.review import Review
+
+        return Review(self, find_audit(self, audit))
 
     # Maintenance --------------------------------------------------------------------
 

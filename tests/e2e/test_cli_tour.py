@@ -132,5 +132,6 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     log = json.loads(
         run_dcai("data", "log", "digits", "--json", workspace=tmp_path / "demo").stdout
     )
-    assert [v["operation"] for v in log] == ["split", "add"]
+    assert [v["operation"] for v in log] == ["review", "plant_label_errors", "split", "add"]
+    assert "planted errors found" in result.stdout
     assert log[1]["rows"] == 1797

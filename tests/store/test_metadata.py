@@ -44,3 +44,27 @@ def test_a_damaged_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "m.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(WorkspaceError, match="cannot open the metadata database"):
         MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_a_schema_1_workspace_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from dcai.store import _tables as t
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        t.metadata.create_all(conn, tables=t.TABLES_BY_SCHEMA_VERSION[1])
+        conn.execute(t.meta.insert().values(key="schema_version", value="1"))
+        conn.execute(
+            t.datasets.insert().values(name="old", created_at="2026-01-01", created_by="me")
+        )
+    engine.dispose()
+    store = MetadataStore(url)
+    assert store.schema_version() == SCHEMA_VERSION >= 2
+    store.dispose()
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        names = [r[0] for r in conn.execute("SELECT name FROM datasets")]
+    assert {"audits", "review_decisions", "review_applications"} <= tables
+    assert names == ["old"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from rich.table import Table
 from dcai._progress import ProgressCallback
 from dcai.data import BalanceReport
 from dcai.data.versions import DatasetVersion
+from dcai.errors import DcaiWarning
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -89,3 +91,22 @@ def print_warnings(warnings: list[str], *, limit: int = 10) -> None:
         console.print(f"[yellow]warning:[/] {escape(text)}")
     if len(warnings) > limit:
         console.print(f"[yellow]… and {len(warnings) - limit} more warnings[/]")
+
+
+@contextmanager
+def dcai_warnings_to_stderr() -> Iterator[None]:
+    """Show dcai's warnings (e.g. a fallback to fewer folds) as one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DcaiWarning)
+        yield
+    seen: set[str] = set()
+    for warning in caught:
+        if issubclass(warning.category, DcaiWarning):
+            text = str(warning.message)
+            if text not in seen:
+                seen.add(text)
+                err_console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )

@@ -10,15 +10,19 @@ import typer
 from rich.markup import escape
 
 from dcai import __version__
+from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
 from dcai.cli import labels as labels_cli
+from dcai.cli import review as review_cli
 from dcai.cli._context import open_workspace
 from dcai.cli._output import (
     balance_table,
     console,
+    dcai_warnings_to_stderr,
     err_console,
     print_json,
     print_warnings,
+    progress_bar,
     version_table,
 )
 from dcai.errors import DcaiError, InvalidInputError, UnknownRefError, WorkspaceBusyError
@@ -32,6 +36,9 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.add_typer(labels_cli.app, name="labels")
+app.add_typer(review_cli.app, name="review")
+app.command("audit")(audit_cli.audit)
+app.command("audits")(audit_cli.audits)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75
@@ -120,12 +127,16 @@ def demo(
     ] = True,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
-    """Run the loop on scikit-learn's bundled digits, offline: add, split, lineage, balance."""
-    from dcai.demo import run_demo
+    """Run the loop on scikit-learn's bundled digits, offline: add, split, plant label errors,
+    audit, accept confident suggestions, commit the clean version."""
+    from dcai.cli.audit import render_audit
+    from dcai.demo import DEMO_MIN_SCORE, run_demo
 
     path = (ctx.obj or {}).get("workspace") or Path("demo-workspace")
     console.rule("[bold]dcai demo[/]: scikit-learn digits")
-    result = run_demo(path, fresh=fresh, seed=seed)
+    with dcai_warnings_to_stderr(), progress_bar("demo") as progress:
+        result = run_demo(path, fresh=fresh, seed=seed, progress=progress)
+    ws = result.workspace
     console.print(f"workspace: {Path(path).resolve()}")
     console.print(
         f"added [bold cyan]{result.added.ref}[/]: {result.added.rows:,} images, "
@@ -134,12 +145,36 @@ def demo(
     console.print(
         f"split [bold cyan]{result.split.ref}[/]: train/dev/test 0.7/0.1/0.2, stratified by label"
     )
-    console.print(version_table(result.workspace.log("digits"), title="Lineage of digits"))
     report = result.split.balance()
     console.print(balance_table(report))
     print_warnings(report.warnings)
     console.print(
-        f"next: dcai -w {path} data show digits · dcai -w {path} data diff digits@v1 digits@v2"
+        f"planted [bold cyan]{result.noisy.ref}[/]: {result.planted} labels flipped at random "
+        f"(seed {seed}, recorded in lineage)"
+    )
+    console.rule("audit")
+    render_audit(result.audit, top=5)
+    console.rule("review")
+    console.print(
+        f"accepted {result.accepted} suggestions with score ≥ {DEMO_MIN_SCORE} → "
+        f"[bold cyan]{result.cleaned.ref}[/]"
+    )
+    diff = ws.diff(result.noisy.ref, result.cleaned.ref)
+    console.print(
+        f"diff {result.noisy.ref} → {result.cleaned.ref}: "
+        + ", ".join(f"{k} {v}" for k, v in diff.counts.items() if v)
+    )
+    precision = result.found / result.flagged if result.flagged else 0.0
+    recall = result.found / result.planted if result.planted else 0.0
+    console.print(
+        f"[bold]planted errors found: {result.found} of {result.planted}[/] "
+        f"(recall {recall:.0%}; {result.flagged} flagged, precision {precision:.0%}); "
+        f"[bold]fixed[/] (back to the true label): {result.fixed}"
+    )
+    console.print(version_table(ws.log("digits"), title="Lineage of digits"))
+    console.print(
+        f"next: dcai -w {path} review list digits --status all · "
+        f"dcai -w {path} data diff {result.noisy.ref} {result.cleaned.ref}"
     )
 
 

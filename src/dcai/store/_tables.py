@@ -64,11 +64,65 @@ version_parents = Table(
     Column("parent_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
 )
 
+# Schema 2: audits of a version and the review decisions taken on them. --------------------
+
+audits = Table(
+    "audits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # sha256 of (version, parameters, per-example results): the same audit is stored once.
+    Column("audit_hash", String(64), nullable=False, unique=True),
+    Column("version_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("summary_json", Text, nullable=False),
+    # Per-example scores, the issue list, and the out-of-sample probabilities (Parquet).
+    Column("scores_object", String(64), nullable=False),
+    Column("issues_object", String(64), nullable=False),
+    Column("probs_object", String(64), nullable=True),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+Index("ix_audits_version", audits.c.version_id)
+
+review_decisions = Table(
+    "review_decisions",
+    metadata,
+    Column("audit_id", Integer, ForeignKey("audits.id"), primary_key=True),
+    Column("example_id", String(200), primary_key=True),
+    # relabel | keep | remove
+    Column("action", String(16), nullable=False),
+    # The new label as JSON (keeps its type: 3 stays an integer, "3" a string).
+    Column("label_json", Text, nullable=True),
+    Column("issue_types", String(200), nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("decided_at", String(40), nullable=False),
+)
+
+review_applications = Table(
+    "review_applications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("audit_id", Integer, ForeignKey("audits.id"), nullable=False),
+    # The child version the decisions produced (the audited version itself when none changed it).
+    Column("version_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+    Column("decisions", Integer, nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("applied_at", String(40), nullable=False),
+)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
+    2: [audits, review_decisions, review_applications],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps
 #: exactly the objects named here. Tables added by later schema versions append theirs.
-OBJECT_REFERENCES = [versions.c.data_object, versions.c.annotations_object]
+OBJECT_REFERENCES = [
+    versions.c.data_object,
+    versions.c.annotations_object,
+    audits.c.scores_object,
+    audits.c.issues_object,
+    audits.c.probs_object,
+]
