@@ -138,3 +138,37 @@ def test_users_own_probabilities(tmp_workspace: dcai.Workspace) -> None:
     assert audit.params["probabilities"] == "given"
     with pytest.raises(InvalidInputError, match="no column for class"):
         tmp_workspace.audit("animals", pred_probs=given.drop(columns="cow"))
+
+
+def test_gc_keeps_what_audits_reference(audited: tuple) -> None:
+    ws, audit, _ = audited
+    report = ws.gc(grace_seconds=0)
+    assert report.removed == 0
+    assert len(audit.scores) == 240 and len(audit.pred_probs) == 240
+
+
+def test_concurrent_identical_audits_store_one(tmp_workspace: dcai.Workspace) -> None:
+    import subprocess
+    import sys
+
+    frame, _ = _blobs_frame(seed=3)
+    tmp_workspace.add_dataset("animals", frame, label="animal", id="row")
+    code = (
+        "import dcai, sys\n"
+        "ws = dcai.Workspace(sys.argv[1], create=False)\n"
+        "print(ws.audit('animals', cv=3).id)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_workspace.path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    ids = {out.strip() for out, _ in outputs}
+    assert len(ids) == 1
+    assert len(tmp_workspace.audits("animals")) == 1

@@ -31,7 +31,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -343,6 +343,13 @@ def run_audit(
     author = current_author(author)
     created_at = now_iso()
     with ws.meta.transaction() as conn:
+        # Another process may have stored the same audit while this one computed it.
+        if conn.execute(select(t.audits.c.id).where(t.audits.c.audit_hash == audit_hash)).first():
+            conn.rollback()
+            steps.done()
+            raced = _find_by_hash(ws, audit_hash)
+            assert raced is not None  # invariant: the row was just seen
+            return raced
         version_pk = _version_pk(conn, version)
         conn.execute(
             t.audits.insert().values(
@@ -360,8 +367,6 @@ def run_audit(
     steps.done()
     found = _find_by_hash(ws, audit_hash)
     assert found is not None  # invariant: just committed
-    from dataclasses import replace
-
     return replace(found, created=True)
 
 
