@@ -6,11 +6,16 @@ BENCHMARKS.md, so the scripts can run in any order.
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import re
 import resource
+import signal
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HEADER = """\
 # Benchmarks
@@ -62,3 +67,45 @@ def write_section(out: Path, heading: str, section: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     out.write_text(text, encoding="utf-8")
+
+
+def run_child(
+    script: str | Path, *args: str, timeout: float | None = None
+) -> dict[str, Any] | None:
+    """Run ``script --child ARGS`` in a fresh process and return its JSON result.
+
+    A fresh process per measured step means its peak RSS belongs to that step alone. The
+    child's progress goes to stderr (shown live); its last stdout line is its JSON result.
+    Returns ``None`` when the step outlived ``timeout`` (it is stopped, with any workers it
+    started); a failed step ends the benchmark with its output.
+    """
+    env = dict(os.environ)
+    here = str(Path(__file__).resolve().parent)
+    src = str(Path(here).parent / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, here, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, str(Path(script).resolve()), "--child", *args]
+    # Its own process group, so a timed-out step is stopped with any workers it started.
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
+    ) as proc:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return None
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    if proc.returncode != 0:
+        sys.stderr.write(out)
+        raise SystemExit(f"benchmark step {args[0]!r} failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def run_step(script: str | Path, *args: str) -> dict[str, Any]:
+    """:func:`run_child` without a time limit."""
+    result = run_child(script, *args)
+    assert result is not None  # invariant: no timeout, so the step finished or exited
+    return result

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import mb, write_section
+from _common import mb, run_step, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -86,14 +86,7 @@ def run(out: Path, *, repeat: int, check: bool) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     template = WORK / "template"
     shutil.rmtree(template, ignore_errors=True)
-    prepared = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(template)],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    info = json.loads(prepared.stdout.strip().splitlines()[-1])
+    info = run_step(__file__, str(template))
     planted = set(info["planted"])
     rounds = []
     for i in range(repeat):
@@ -153,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (median time is reported)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child_prepare(Path(args.child))))
+        print(json.dumps(child_prepare(Path(args.child[0]))))
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")

@@ -31,7 +31,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import MB, mb, peak_rss_bytes, write_section
+from _common import MB, mb, peak_rss_bytes, run_step, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -136,24 +135,6 @@ def child_add(workspace: Path, source: Path) -> dict[str, Any]:
 # Orchestration ------------------------------------------------------------------------
 
 
-def _run_child(*args: str) -> dict[str, Any]:
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"benchmark step {args[0]!r} failed (exit {done.returncode})")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def _folder_bytes(folder: Path) -> int:
     if not folder.exists():
         return 0
@@ -189,7 +170,7 @@ def _measure_round(workspace: Path, table: Path, relabeled: Path, baseline: int)
     steps = []
     for name, source in zip(STEPS, (table, table, relabeled), strict=True):
         before = _folder_bytes(objects)
-        result = _run_child("add", str(workspace), str(source))
+        result = run_step(__file__, "add", str(workspace), str(source))
         steps.append(
             Step(
                 name=name,
@@ -230,9 +211,9 @@ def run(rows: int, out: Path, *, keep: bool, repeat: int, check: bool) -> int:
     workspace = WORK / f"ingest-ws-{rows}"
 
     print(f"generating {rows:,} rows x 20 columns ...", flush=True)
-    info = _run_child("prepare", str(rows), str(table), str(relabeled))
+    info = run_step(__file__, "prepare", str(rows), str(table), str(relabeled))
     in_memory = int(info["in_memory"])
-    baseline = int(_run_child("baseline")["peak_rss"])
+    baseline = int(run_step(__file__, "baseline")["peak_rss"])
 
     rounds = []
     for round_no in range(1, repeat + 1):

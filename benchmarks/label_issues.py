@@ -39,9 +39,7 @@ import os
 import platform
 import re
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import MB, mb, peak_rss_bytes, write_section
+from _common import MB, mb, peak_rss_bytes, run_child, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -224,7 +222,7 @@ def child_accuracy(dataset: str, n_seeds: int) -> dict[str, Any]:
     from cleanlab.rank import get_label_quality_scores
     from sklearn.metrics import average_precision_score
 
-    from dcai.quality import feature_matrix
+    from dcai.quality import feature_matrix, neighbor_label_probs
     from dcai.quality import find_label_issues as dcai_find
 
     X, y = _load_dataset(dataset)
@@ -268,6 +266,10 @@ def child_accuracy(dataset: str, n_seeds: int) -> dict[str, Any]:
                     "dcai_no_features": dcai_find(noisy, probs)["is_label_issue"].to_numpy(
                         dtype=bool
                     ),
+                    # Neighbour agreement alone, through the same cut-off: no model at all.
+                    "dcai_neighbors_only": dcai_find(noisy, neighbor_label_probs(noisy, features))[
+                        "is_label_issue"
+                    ].to_numpy(dtype=bool),
                     "disagree": probs.argmax(axis=1) != noisy,
                 }
                 records.append(
@@ -406,35 +408,6 @@ def child_rank(tool: str, rows: int, with_features: bool) -> dict[str, Any]:
 # Orchestration ------------------------------------------------------------------------
 
 
-def _run_child(*args: str, timeout: float | None = None) -> dict[str, Any] | None:
-    """Run one step of this script in a fresh process; ``None`` if it outlived ``timeout``.
-
-    The child's progress goes to stderr (shown live); its last stdout line is its JSON result.
-    """
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    # Its own process group, so a timed-out step is stopped with any workers it started.
-    with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
-    ) as proc:
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return None
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
-    if proc.returncode != 0:
-        sys.stderr.write(out)
-        raise SystemExit(f"benchmark step {args[0]!r} failed (exit {proc.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
-
-
 def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
@@ -515,13 +488,14 @@ class Timing:
 
 def _measure_speed(sizes: Sequence[int], repeat: int) -> tuple[list[Timing], dict[int, Any]]:
     baselines = {
-        tool: int(_need(_run_child("baseline", tool))["peak_rss"]) for tool in ("cleanlab", "dcai")
+        tool: int(_need(run_child(__file__, "baseline", tool))["peak_rss"])
+        for tool in ("cleanlab", "dcai")
     }
     timings: list[Timing] = []
     inputs: dict[int, Any] = {}
     for rows in sizes:
         print(f"synthetic pred_probs: {rows:,} rows x {SPEED_CLASSES} classes", flush=True)
-        inputs[rows] = _need(_run_child("synthetic", str(rows)))["bytes"]
+        inputs[rows] = _need(run_child(__file__, "synthetic", str(rows)))["bytes"]
         configs = (
             ("cleanlab", "`cleanlab.filter.find_label_issues(labels, pred_probs)`", False, repeat),
             ("dcai", "`dcai.quality.find_label_issues(labels, pred_probs)`", False, repeat),
@@ -537,8 +511,8 @@ def _measure_speed(sizes: Sequence[int], repeat: int) -> tuple[list[Timing], dic
             timed_out = False
             for _ in range(times):
                 timeout = KNN_TIMEOUT_S if with_features else None
-                result = _run_child(
-                    "rank", tool, str(rows), str(int(with_features)), timeout=timeout
+                result = run_child(
+                    __file__, "rank", tool, str(rows), str(int(with_features)), timeout=timeout
                 )
                 if result is None:
                     timed_out = True
@@ -607,8 +581,8 @@ def _score_table(
     lines = [
         "| data set | noise | rate | true errors | cleanlab P | cleanlab R | cleanlab F1"
         " | dcai P | dcai R | dcai F1 | dcai − cleanlab F1 (min – max over seeds)"
-        " | dcai without features F1 | predicted ≠ given F1 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | dcai without features F1 | dcai neighbours only F1 | predicted ≠ given F1 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for cell in cells:
         low, high = cell.gap_range()
@@ -621,7 +595,8 @@ def _score_table(
                 for metric in ("precision", "recall", "f1")
             )
             + f" | {_signed(cell.gap())} ({_signed(low)} – {_signed(high)})"
-            f" | {_f(cell.mean('dcai_no_features', 'f1'))} | {_f(cell.mean('disagree', 'f1'))} |"
+            f" | {_f(cell.mean('dcai_no_features', 'f1'))}"
+            f" | {_f(cell.mean('dcai_neighbors_only', 'f1'))} | {_f(cell.mean('disagree', 'f1'))} |"
         )
     for name, group in averages:
         row = f"| **{name}** | | | "
@@ -637,6 +612,7 @@ def _score_table(
         gap = avg("dcai", "f1") - avg("cleanlab", "f1")
         row += (
             f" | **{_signed(gap)}** | **{_f(avg('dcai_no_features', 'f1'))}**"
+            f" | **{_f(avg('dcai_neighbors_only', 'f1'))}**"
             f" | **{_f(avg('disagree', 'f1'))}** |"
         )
         lines.append(row)
@@ -738,6 +714,15 @@ def _targets(cells: Sequence[Cell], timings: Sequence[Timing]) -> list[tuple[str
             f"dcai {_f(dcai_avg)} vs cleanlab {_f(cleanlab_avg)}",
         ),
     ]
+    model_only = _mean([c.mean("dcai_no_features", "f1") for c in target_cells])
+    neighbors_only = _mean([c.mean("dcai_neighbors_only", "f1") for c in target_cells])
+    checks.append(
+        (
+            "dcai's default (model + neighbours) beats either evidence alone on average",
+            dcai_avg > max(model_only, neighbors_only),
+            f"{_f(dcai_avg)} vs model only {_f(model_only)}, neighbours only {_f(neighbors_only)}",
+        )
+    )
     at_issue = {t.tool: t for t in timings if t.rows == ISSUE_ROWS and not t.with_features}
     if set(at_issue) == {"cleanlab", "dcai"}:
         dcai, cleanlab = at_issue["dcai"], at_issue["cleanlab"]
@@ -812,8 +797,10 @@ def _section(
         " cleanlab gets them as `cleanlab.filter.find_label_issues(labels, pred_probs)`"
         " (defaults), dcai as `dcai.quality.find_label_issues(labels, pred_probs, features=...)`"
         " with `features = dcai.quality.feature_matrix(pd.DataFrame(X))` (standardised"
-        " numbers). Ablations: dcai without `features` (pred_probs only), and flagging every"
-        " example whose predicted class (argmax) differs from its given label. Precision,"
+        " numbers). Ablations: dcai without `features` (pred_probs only), dcai with neighbour"
+        " agreement only (`find_label_issues(labels, neighbor_label_probs(labels, features))`:"
+        " no model), and flagging every example whose predicted class (argmax) differs from its"
+        " given label. Precision,"
         " recall and F1 are of finding the flipped examples, averaged over"
         f" {n_seeds} seed(s) per cell; cells are compared on these means, and the bracket gives"
         " the smallest and largest per-seed difference.",
@@ -921,7 +908,7 @@ def run(out: Path, *, quick: bool, n_seeds: int, repeat: int, check: bool) -> in
     results: dict[str, dict[str, Any]] = {}
     for dataset in DATASETS:
         print(f"{dataset}: {n_seeds} seed(s) per cell", flush=True)
-        results[dataset] = _need(_run_child("accuracy", dataset, str(n_seeds)))
+        results[dataset] = _need(run_child(__file__, "accuracy", dataset, str(n_seeds)))
     cells = _cells(results)
     sizes = SPEED_ROWS[:1] if quick else SPEED_ROWS
     timings, inputs = _measure_speed(sizes, repeat)

@@ -41,14 +41,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import MB, mb, peak_rss_bytes, write_section
+from _common import MB, mb, peak_rss_bytes, run_step, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -266,30 +265,12 @@ def child_detect(dataset: str) -> dict[str, Any]:
 # Orchestration ------------------------------------------------------------------------
 
 
-def _run_child(*args: str) -> dict[str, Any]:
-    env = dict(os.environ)
-    paths = [str(ROOT / "src"), str(HERE), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"benchmark step {args} failed (exit {done.returncode})")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def run(out: Path, *, quick: bool, check: bool) -> int:
-    baseline = int(_run_child("baseline")["peak_rss"])
+    baseline = int(run_step(__file__, "baseline")["peak_rss"])
     detect = {}
     for dataset in ("digits", "table"):
         print(f"detection on {dataset} ...", flush=True)
-        detect[dataset] = _run_child("detect", dataset)
+        detect[dataset] = run_step(__file__, "detect", dataset)
     runs: list[tuple[str, int, int, str]] = [
         ("gaussian", 100_000, 16, "exact"),
         ("gaussian", 100_000, 16, "approx"),
@@ -301,7 +282,7 @@ def run(out: Path, *, quick: bool, check: bool) -> int:
     knn: dict[tuple[str, int, int, str], dict[str, Any]] = {}
     for kind, n, d, mode in runs:
         print(f"kNN {kind} {n:,} x {d} {mode} ...", flush=True)
-        result = _run_child("knn", kind, str(n), str(d), mode)
+        result = run_step(__file__, "knn", kind, str(n), str(d), mode)
         result["memory"] = int(result["peak_rss"]) - baseline
         knn[(kind, n, d, mode)] = result
         print(f"  {result['wall']:.1f} s, {mb(result['memory'])}, recall {result.get('recall')}")
@@ -376,7 +357,7 @@ def _section(
         f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {os.cpu_count()} cores"
         f" ({platform.system()} {platform.machine()}); "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + ". Reproduce with `.venv/bin/python benchmarks/outliers_duplicates.py`.",
+        + ". Reproduce with `make bench` (or `.venv-bench/bin/python benchmarks/outliers_duplicates.py`).",
         "",
         f"Defaults under test: k = {K}; outliers flagged above the log-distance fence"
         f" z > {_outliers.FENCE_Z:g} (score < {_outliers.DEFAULT_THRESHOLD:.5f}); near-duplicates"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -66,7 +67,7 @@ def list_(
                 "audit": review.audit.short_id,
                 "ref": review.audit.version_ref,
                 "issues": [
-                    {k: (None if v != v else v) for k, v in row.items()}  # NaN → null
+                    {k: (None if pd.isna(v) else v) for k, v in row.items()}
                     for row in queue.astype(object).to_dict(orient="records")
                 ],
             }
@@ -79,7 +80,7 @@ def list_(
     for column in ("example_id", "type", "score", "given", "suggested", "decision"):
         table.add_column(column, justify="right" if column == "score" else "left")
     for row in queue.itertuples(index=False):
-        decision = "" if row.decision != row.decision else str(row.decision)
+        decision = "" if pd.isna(row.decision) else str(row.decision)
         if decision == "relabel":
             decision = f"relabel → {row.new_label}"
         table.add_row(
@@ -87,7 +88,7 @@ def list_(
             row.type,
             f"{row.score:.3f}",
             escape(str(row.given_label)),
-            escape("" if row.suggested_label is None else str(row.suggested_label)),
+            escape("" if pd.isna(row.suggested_label) else str(row.suggested_label)),
             escape(decision),
         )
     console.print(table)

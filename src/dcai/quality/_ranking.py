@@ -81,9 +81,10 @@ def label_quality_scores(
 
     Notes
     -----
-    The normalized margin ranked planted label errors better than self-confidence across the
-    data sets and noise kinds of ``benchmarks/label_issues.py`` (average precision), in line
-    with Kuan & Mueller's comparison of label quality scores.
+    In ``benchmarks/label_issues.py`` the normalized margin ranked planted label errors as well
+    as or better than self-confidence for every noise kind (average precision 0.949 vs 0.948
+    uniform, 0.844 vs 0.765 asymmetric, 0.874 vs 0.844 instance-dependent); Kuan & Mueller
+    compare such scores on real label errors.
 
     References
     ----------
