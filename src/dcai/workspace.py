@@ -48,6 +48,7 @@ from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 from dcai.store._objects import LocalObjectStore
 
 if TYPE_CHECKING:
+    from dcai.labels.guidelines import Guideline
     from dcai.quality.audit import Audit
     from dcai.quality.review import Review
 
@@ -218,6 +219,28 @@ class Workspace:
     ) -> Path:
         """Write a version's rows (or annotations) to a file."""
         return export_version(self, ref, path, format=format, annotations=annotations)
+
+    # Labels: guidelines ----------------------------------------------------------------
+
+    def add_guideline(
+        self, name: str, source: str | Path, *, message: str = "", author: str | None = None
+    ) -> Guideline:
+        """Store a markdown file as the next version of labeling guideline ``name``."""
+        from dcai.labels.guidelines import add_guideline
+
+        return add_guideline(self, name, source, message=message, author=author)
+
+    def guidelines(self, name: str | None = None) -> list[Guideline]:
+        """Guideline versions, newest first within each name."""
+        from dcai.labels.guidelines import list_guidelines
+
+        return list_guidelines(self, name)
+
+    def guideline(self, ref: str) -> Guideline:
+        """A guideline version: ``name`` (latest) or ``name@vN``."""
+        from dcai.labels.guidelines import resolve_guideline
+
+        return resolve_guideline(self, ref)
 
     # Quality: audits and reviews ------------------------------------------------------
 

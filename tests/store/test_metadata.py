@@ -66,5 +66,5 @@ def test_a_schema_1_workspace_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "m.db") as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         names = [r[0] for r in conn.execute("SELECT name FROM datasets")]
-    assert {"audits", "review_decisions", "review_applications"} <= tables
+    assert {"audits", "review_decisions", "review_applications", "guidelines"} <= tables
     assert names == ["old"]

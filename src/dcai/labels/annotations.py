@@ -128,18 +128,27 @@ def import_annotations(
     id_column: str = EXAMPLE_ID,
     annotator_column: str = "annotator",
     label_column: str = "label",
+    guideline: str | None = None,
     message: str = "",
     author: str | None = None,
 ) -> DatasetVersion:
     """Commit a child of ``ref`` carrying these annotations merged with its existing ones.
 
-    Refuses, naming the rows, annotations whose ``example_id`` is not in the version.
+    Refuses, naming the rows, annotations whose ``example_id`` is not in the version. With
+    ``guideline`` (a guideline ref such as ``sentiment`` or ``sentiment@v2``), rows that do not
+    name a guideline record that version as the one in force.
     """
     parent = resolve_ref(ws, ref)
     where = source_name(source)
     new = read_annotations(
         source, id_column=id_column, annotator_column=annotator_column, label_column=label_column
     )
+    guideline_ref = None
+    if guideline is not None:
+        from dcai.labels.guidelines import resolve_guideline
+
+        guideline_ref = resolve_guideline(ws, guideline).ref
+        new["guideline"] = new["guideline"].where(new["guideline"].notna(), guideline_ref)
     known = parent.to_pandas(columns=[EXAMPLE_ID])[EXAMPLE_ID]
     unknown = ~new[EXAMPLE_ID].isin(known).to_numpy()
     if unknown.any():
@@ -172,6 +181,7 @@ def import_annotations(
             "annotations": len(new),
             "annotators": int(new["annotator"].nunique()),
             "replaced": replaced,
+            "guideline": guideline_ref,
         },
         message=message or f"import {len(new)} annotations from {Path(where).name}",
         author=author,

@@ -111,10 +111,44 @@ review_applications = Table(
     Column("applied_at", String(40), nullable=False),
 )
 
+# Schema 3: labeling guidelines and stored label reports (agreement, consensus, HLP). -------
+
+guidelines = Table(
+    "guidelines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    # 1, 2, 3 … within the name, in commit order; identical text is the same version.
+    Column("seq", Integer, nullable=False),
+    Column("content_object", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("name", "seq", name="uq_guideline_seq"),
+    UniqueConstraint("name", "content_object", name="uq_guideline_content"),
+)
+
+label_reports = Table(
+    "label_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version_id", Integer, ForeignKey("dataset_versions.id"), nullable=False),
+    # agreement | consensus | hlp
+    Column("kind", String(32), nullable=False),
+    Column("params_json", Text, nullable=False),
+    Column("summary_json", Text, nullable=False),
+    # The report's main table (Parquet): per pair, per example, or per scope and group.
+    Column("table_object", String(64), nullable=True),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+Index("ix_label_reports_version", label_reports.c.version_id, label_reports.c.kind)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
     2: [audits, review_decisions, review_applications],
+    3: [guidelines, label_reports],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps
@@ -125,4 +159,6 @@ OBJECT_REFERENCES = [
     audits.c.scores_object,
     audits.c.issues_object,
     audits.c.probs_object,
+    guidelines.c.content_object,
+    label_reports.c.table_object,
 ]
