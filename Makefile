@@ -13,6 +13,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,scale,embeddings]'
+	$(BIN)/python -m pip install --quiet -r tests/requirements-reference.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -45,6 +46,7 @@ bench: bench-env
 	$(BENCH_BIN)/python benchmarks/ingest.py
 	$(BENCH_BIN)/python benchmarks/label_issues.py
 	$(BENCH_BIN)/python benchmarks/outliers_duplicates.py
+	$(BENCH_BIN)/python benchmarks/consensus.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

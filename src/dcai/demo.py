@@ -18,6 +18,13 @@ import pandas as pd
 from dcai._progress import ProgressCallback
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
+from dcai.labels import (
+    AgreementReport,
+    ConsensusResult,
+    ConventionReport,
+    HLPReport,
+    load_transcripts,
+)
 from dcai.quality.audit import Audit
 from dcai.workspace import Workspace
 
@@ -89,6 +96,12 @@ class DemoResult:
     flagged: int
     found: int
     fixed: int
+    labeled: DatasetVersion
+    agreement: AgreementReport
+    consensus: ConsensusResult
+    hlp: HLPReport
+    speech: DatasetVersion
+    conventions: ConventionReport
 
 
 def run_demo(
@@ -119,6 +132,30 @@ def run_demo(
     flagged_ids = set(audit.issues.query("type == 'label'")[EXAMPLE_ID])
     after = cleaned.to_pandas()[[EXAMPLE_ID, "label"]].set_index(EXAMPLE_ID)["label"]
     fixed = sum(int(after.get(i) == clean.get(i)) for i in planted_ids)
+
+    # Labels: three labelers re-label 300 digits under a guideline; one mixes up 1 and 8.
+    guideline = path / "guideline-digits.md"
+    guideline.write_text(DEMO_GUIDELINE, encoding="utf-8")
+    ws.add_guideline("digits", guideline, message="demo guideline", author="demo")
+    truth_ids = cleaned.to_pandas(columns=[EXAMPLE_ID, "label"])
+    labeled = ws.import_annotations(
+        cleaned.ref,
+        simulate_labelers(truth_ids, n_items=300, seed=seed),
+        guideline="digits",
+        message="demo: three labelers re-label 300 digits",
+    )
+    agreement = ws.agreement(labeled.ref, n_boot=200)
+    consensus = ws.consensus(labeled.ref, method="dawid_skene")
+    hlp = ws.hlp(labeled.ref, n_boot=200)
+
+    # Conventions: speech-style transcripts from three labelers with different habits.
+    transcripts = load_transcripts()
+    utterances = pd.DataFrame({EXAMPLE_ID: pd.unique(transcripts[EXAMPLE_ID])})
+    utterances["label"] = "utterance"
+    utterances["seconds"] = np.arange(len(utterances), dtype=float)
+    speech = ws.add_dataset("speech", utterances, id=EXAMPLE_ID, message="demo transcripts")
+    speech = ws.import_annotations(speech.ref, transcripts, message="three transcribers")
+    conventions = ws.label_conventions(speech.ref)
     return DemoResult(
         workspace=ws,
         added=added,
@@ -131,4 +168,63 @@ def run_demo(
         flagged=len(flagged_ids),
         found=len(planted_ids & flagged_ids),
         fixed=fixed,
+        labeled=labeled,
+        agreement=agreement,
+        consensus=consensus,
+        hlp=hlp,
+        speech=speech,
+        conventions=conventions,
     )
+
+
+DEMO_GUIDELINE = """# Digits: labeling guideline (demo)
+
+Label each 8×8 image with the digit it shows, 0–9.
+
+- A 1 is a single stroke; a serif at the top is still a 1.
+- An 8 has two closed loops; a 1 with a thick middle is not an 8.
+- When unsure, pick the most likely digit and flag the example.
+"""
+
+
+#: The demo's simulated labelers: (name, accuracy, classes they mix up, how often they do).
+DEMO_LABELERS: tuple[tuple[str, float, tuple[int, int] | None, float], ...] = (
+    ("ana", 0.97, None, 0.0),
+    ("bo", 0.95, None, 0.0),
+    ("cy", 0.97, (1, 8), 0.45),
+)
+
+
+def simulate_labelers(
+    truth: pd.DataFrame,
+    *,
+    n_items: int = 300,
+    seed: int = 0,
+    labelers: tuple[tuple[str, float, tuple[int, int] | None, float], ...] = DEMO_LABELERS,
+) -> pd.DataFrame:
+    """Long-form annotations from simulated labelers on ``n_items`` examples of ``truth``.
+
+    ``truth`` has ``example_id`` and ``label``. Each labeler gives the true label with its
+    accuracy, else a random other class; a careless labeler also swaps one pair of confusable
+    classes (e.g. 1 and 8 in digits) with the given rate. Deterministic for a seed.
+
+    >>> frame = pd.DataFrame({"example_id": [f"e{i}" for i in range(50)], "label": [i % 10 for i in range(50)]})
+    >>> simulate_labelers(frame, n_items=20).groupby("annotator").size().to_dict()
+    {'ana': 20, 'bo': 20, 'cy': 20}
+    """
+    rng = np.random.default_rng(seed)
+    chosen = truth.iloc[
+        np.sort(rng.choice(len(truth), size=min(n_items, len(truth)), replace=False))
+    ]
+    classes = np.sort(truth["label"].unique())
+    rows = []
+    for name, accuracy, confused, rate in labelers:
+        for example_id, label in zip(chosen["example_id"], chosen["label"], strict=True):
+            given = label
+            if confused is not None and label in confused and rng.random() < rate:
+                given = confused[1] if label == confused[0] else confused[0]
+            elif rng.random() > accuracy:
+                others = classes[classes != label]
+                given = others[rng.integers(len(others))]
+            rows.append({"example_id": example_id, "annotator": name, "label": given})
+    return pd.DataFrame(rows)

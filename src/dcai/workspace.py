@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dcai._atomic import atomic_write_bytes
 from dcai._progress import ProgressCallback
 from dcai.config import CONFIG_FILE, DEFAULT_CONFIG, Settings, default_workspace_path
 from dcai.data._diff import VersionDiff, diff_frames
@@ -43,12 +44,26 @@ from dcai.data.versions import (
 from dcai.errors import WorkspaceError
 from dcai.labels.annotations import import_annotations
 from dcai.store import MetadataStore, open_object_store
-from dcai.store._atomic import atomic_write_bytes
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 from dcai.store._objects import LocalObjectStore
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from dcai.labels._agreement import AgreementReport
+    from dcai.labels._agreement_by import AgreementComparison
+    from dcai.labels._consensus import ConsensusResult
+    from dcai.labels._conventions import ConventionReport, ConventionRules
+    from dcai.labels._hlp import HLPReport
     from dcai.labels.guidelines import Guideline
+    from dcai.labels.reports import (
+        ConsensusMethod,
+        ConventionTarget,
+        HLPConsensus,
+        LabelReport,
+        Level,
+        SampleStrategy,
+    )
     from dcai.quality.audit import Audit
     from dcai.quality.review import Review
 
@@ -203,6 +218,45 @@ class Workspace:
             author=author,
         )
 
+    def tag(
+        self,
+        ref: str,
+        name: str,
+        *,
+        query: str | None = None,
+        where: Callable[[pd.DataFrame], Any] | None = None,
+        example_ids: Iterable[Any] | None = None,
+        message: str = "",
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Commit a child version whose examples chosen by one rule carry tag ``name``."""
+        from dcai.data.tags import tag_examples
+
+        return tag_examples(
+            self,
+            ref,
+            name,
+            query=query,
+            where=where,
+            example_ids=example_ids,
+            message=message,
+            author=author,
+        )
+
+    def untag(
+        self, ref: str, name: str, *, message: str = "", author: str | None = None
+    ) -> DatasetVersion:
+        """Commit a child version without tag ``name``."""
+        from dcai.data.tags import remove_tag
+
+        return remove_tag(self, ref, name, message=message, author=author)
+
+    def tags(self, ref: str) -> pd.DataFrame:
+        """The tags of a version: ``tag, n, share, how``."""
+        from dcai.data.tags import list_tags
+
+        return list_tags(resolve_ref(self, ref))
+
     def import_annotations(
         self, ref: str, source: pd.DataFrame | str | Path, **kwargs: Any
     ) -> DatasetVersion:
@@ -241,6 +295,143 @@ class Workspace:
         from dcai.labels.guidelines import resolve_guideline
 
         return resolve_guideline(self, ref)
+
+    # Labels: agreement, consensus, HLP, conventions, double labeling -------------------
+
+    def agreement(
+        self, ref: str, *, level: Level = "nominal", n_boot: int = 1000, random_state: int = 0
+    ) -> AgreementReport:
+        """Agreement between a version's labelers (stored with the version)."""
+        from dcai.labels.reports import run_agreement
+
+        return run_agreement(
+            self,
+            ref,
+            level=level,
+            n_boot=n_boot,
+            random_state=random_state,
+        )[0]
+
+    def agreement_by(
+        self,
+        ref: str,
+        column: str = "guideline",
+        *,
+        level: Level = "nominal",
+        n_boot: int = 1000,
+        random_state: int = 0,
+    ) -> AgreementComparison:
+        """Agreement compared across the values of a column (e.g. guideline versions), per class."""
+        from dcai.labels.reports import run_agreement
+
+        comparison = run_agreement(
+            self,
+            ref,
+            by=column,
+            level=level,
+            n_boot=n_boot,
+            random_state=random_state,
+        )[1]
+        assert comparison is not None  # invariant: by was given
+        return comparison
+
+    def consensus(self, ref: str, *, method: ConsensusMethod = "dawid_skene") -> ConsensusResult:
+        """Consensus labels from a version's annotations (stored as a label report)."""
+        from dcai.labels.reports import run_consensus
+
+        return run_consensus(self, ref, method=method)
+
+    def commit_consensus(
+        self,
+        ref: str,
+        *,
+        method: ConsensusMethod = "dawid_skene",
+        min_confidence: float = 0.0,
+        message: str = "",
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Commit a child version labelled by the annotators' consensus."""
+        from dcai.labels.reports import commit_consensus
+
+        return commit_consensus(
+            self,
+            ref,
+            method=method,
+            min_confidence=min_confidence,
+            message=message,
+            author=author,
+        )[1]
+
+    def hlp(
+        self,
+        ref: str,
+        *,
+        by: str | None = None,
+        consensus: HLPConsensus = "majority",
+        n_boot: int = 1000,
+    ) -> HLPReport:
+        """Human-level performance (leave one labeler out), stored as error analysis's baseline."""
+        from dcai.labels.reports import run_hlp
+
+        return run_hlp(self, ref, by=by, consensus=consensus, n_boot=n_boot)
+
+    def label_conventions(
+        self, ref: str, *, target: ConventionTarget | None = None
+    ) -> ConventionReport:
+        """Variants of free-text labels that should follow one convention."""
+        from dcai.labels.reports import find_conventions
+
+        return find_conventions(self, ref, target=target)[1]
+
+    def apply_conventions(
+        self,
+        ref: str,
+        rules: ConventionRules,
+        *,
+        target: ConventionTarget | None = None,
+        message: str = "",
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Commit a child version with an approved convention rule set applied."""
+        from dcai.labels.reports import apply_conventions_version
+
+        return apply_conventions_version(
+            self,
+            ref,
+            rules,
+            target=target,
+            message=message,
+            author=author,
+        )
+
+    def sample_for_labeling(
+        self,
+        ref: str,
+        n: int,
+        out: str | Path,
+        *,
+        strategy: SampleStrategy = "stratified",
+        format: str | None = None,
+        random_state: int = 0,
+    ) -> pd.DataFrame:
+        """Choose ``n`` examples for independent re-labeling and write a task file."""
+        from dcai.labels.reports import sample_tasks
+
+        return sample_tasks(
+            self,
+            ref,
+            n,
+            out,
+            strategy=strategy,
+            format=format,
+            random_state=random_state,
+        )[0]
+
+    def label_reports(self, ref: str, *, kind: str | None = None) -> list[LabelReport]:
+        """Stored agreement, consensus and HLP reports of a version or dataset, newest first."""
+        from dcai.labels.reports import list_reports
+
+        return list_reports(self, ref, kind=kind)
 
     # Quality: audits and reviews ------------------------------------------------------
 

@@ -92,7 +92,9 @@ def test_balance_report_counts_and_warns_about_thin_classes() -> None:
     sizes=st.lists(st.integers(1, 6), min_size=1, max_size=30),
     seed=st.integers(0, 2**16),
 )
-def test_split_sizes_stay_within_one_of_target_with_many_small_classes(sizes: list[int], seed: int) -> None:
+def test_split_sizes_stay_within_one_of_target_with_many_small_classes(
+    sizes: list[int], seed: int
+) -> None:
     labels = np.repeat(np.arange(len(sizes)), sizes)
     splits = assign_splits(labels, fractions=FRACTIONS, random_state=seed)
     for name, share in FRACTIONS.items():

@@ -132,6 +132,16 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     log = json.loads(
         run_dcai("data", "log", "digits", "--json", workspace=tmp_path / "demo").stdout
     )
-    assert [v["operation"] for v in log] == ["review", "plant_label_errors", "split", "add"]
+    assert [v["operation"] for v in log] == [
+        "import_annotations",
+        "review",
+        "plant_label_errors",
+        "split",
+        "add",
+    ]
     assert "planted errors found" in result.stdout
-    assert log[1]["rows"] == 1797
+    assert log[2]["rows"] == 1797
+    # The labelers part: agreement, the confused pair, consensus, HLP, conventions.
+    for fragment in ("Fleiss' kappa", "1 ↔ 8", "Dawid–Skene consensus", "human-level performance"):
+        assert fragment in result.stdout, fragment
+    assert "filler_words" in result.stdout and "ellipsis" in result.stdout

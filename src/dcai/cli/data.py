@@ -19,9 +19,10 @@ from dcai.cli._output import (
     version_table,
 )
 from dcai.data import VersionDiff
+from dcai.errors import InvalidInputError
 
 app = typer.Typer(
-    help="Versioned datasets: add, inspect, compare, split, export.", no_args_is_help=True
+    help="Versioned datasets: add, inspect, compare, split, tag, export.", no_args_is_help=True
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -98,6 +99,7 @@ def add(
         f"label: [bold]{escape(roles.label)}[/]  id: {escape(roles.id or '(derived from content)')}  "
         f"features: {len(roles.features)}  text: {escape(', '.join(roles.text)) or '—'}  "
         f"meta: {escape(', '.join(roles.meta)) or '—'}"
+        + (f"  tags: {escape(', '.join(roles.tags))}" if roles.tags else "")
     )
 
 
@@ -328,3 +330,122 @@ def split(
     )
     console.print(balance_table(report))
     print_warnings(report.warnings)
+
+
+@app.command("tag")
+def tag(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name or ref to tag.")],
+    tag_name: Annotated[str, typer.Argument(metavar="TAG", help="Tag name, e.g. car_noise.")],
+    query: Annotated[
+        str | None,
+        typer.Option("--query", "-q", help='A pandas query over the columns, e.g. "snr_db < 5".'),
+    ] = None,
+    ids: Annotated[
+        str | None, typer.Option("--ids", help="Example ids to tag by hand, comma-separated.")
+    ] = None,
+    ids_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ids-file",
+            help="A file with one example id per line (or a CSV/Parquet "
+            "with an example_id column).",
+        ),
+    ] = None,
+    message: MessageOption = "",
+    author: AuthorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Commit a child version in which the examples chosen by a rule carry a tag."""
+    ws = open_workspace(ctx)
+    example_ids = _read_ids(ids, ids_file)
+    version = ws.tag(
+        name, tag_name, query=query, example_ids=example_ids, message=message, author=author
+    )
+    count = int(version.params.get("examples", 0))
+    if json_:
+        print_json(
+            {
+                "ref": version.ref,
+                "id": version.id,
+                "rows": version.rows,
+                "new": version.created,
+                "tag": tag_name,
+                "examples": count,
+            }
+        )
+        return
+    state = "[green]tagged[/]" if version.created else "[yellow]unchanged[/]"
+    console.print(
+        f"{state} {count:,} examples [bold]{escape(tag_name)}[/] → [bold cyan]{version.ref}[/] "
+        f"v{version.seq}"
+    )
+
+
+def _read_ids(ids: str | None, ids_file: Path | None) -> list[str] | None:
+    if ids is None and ids_file is None:
+        return None
+    if ids is not None and ids_file is not None:
+        raise InvalidInputError("give --ids or --ids-file, not both")
+    if ids is not None:
+        return [i.strip() for i in ids.split(",") if i.strip()]
+    assert ids_file is not None
+    if ids_file.suffix.lower() in (".csv", ".parquet", ".jsonl", ".json"):
+        from dcai.data._readers import read_table
+
+        table = read_table(ids_file)
+        if "example_id" not in table.columns:
+            raise InvalidInputError(
+                "no example_id column", path=str(ids_file), hint="Name the id column example_id."
+            )
+        return [str(v) for v in table["example_id"].dropna()]
+    try:
+        lines = ids_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read the file: {exc.strerror}", path=str(ids_file)
+        ) from exc
+    return [line.strip() for line in lines if line.strip()]
+
+
+@app.command("untag")
+def untag(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name or ref.")],
+    tag_name: Annotated[str, typer.Argument(metavar="TAG", help="The tag to remove.")],
+    message: MessageOption = "",
+    author: AuthorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Commit a child version without a tag (earlier versions keep it)."""
+    ws = open_workspace(ctx)
+    version = ws.untag(name, tag_name, message=message, author=author)
+    if json_:
+        print_json({"ref": version.ref, "id": version.id, "new": version.created})
+        return
+    console.print(f"[green]removed[/] tag {escape(tag_name)} → [bold cyan]{version.ref}[/]")
+
+
+@app.command("tags")
+def tags(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Dataset name or ref.")],
+    json_: JsonOption = False,
+) -> None:
+    """List a version's tags: how many examples, what share, and the rule that made each."""
+    ws = open_workspace(ctx)
+    frame = ws.tags(name)
+    if json_:
+        print_json({"tags": frame.to_dict(orient="records")})
+        return
+    if frame.empty:
+        console.print(
+            f"{escape(name)} has no tags; add one with: dcai data tag {escape(name)} TAG --query ..."
+        )
+        return
+    table = Table(title=f"Tags of {escape(name)}")
+    for column in ("tag", "n", "share", "how"):
+        table.add_column(column, justify="right" if column in ("n", "share") else "left")
+    for row in frame.itertuples():
+        table.add_row(escape(row.tag), f"{row.n:,}", f"{row.share:.1%}", escape(row.how))
+    console.print(table)

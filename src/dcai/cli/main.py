@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -171,10 +171,63 @@ def demo(
         f"(recall {recall:.0%}; {result.flagged} flagged, precision {precision:.0%}); "
         f"[bold]fixed[/] (back to the true label): {result.fixed}"
     )
+    console.rule("labelers")
+    _print_label_demo(result)
     console.print(version_table(ws.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
-        f"dcai -w {path} data diff {result.noisy.ref} {result.cleaned.ref}"
+        f"dcai -w {path} labels agreement digits · dcai -w {path} labels conventions speech"
+    )
+
+
+def _print_label_demo(result: Any) -> None:
+    """Agreement, the confused pair, consensus, HLP and the convention report of the demo."""
+    agreement = result.agreement.to_dict()
+
+    def value(key: str) -> str:
+        estimate = agreement[key]
+        return f"{estimate['value']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+
+    console.print(
+        f"three labelers re-labeled {agreement['n_items']} digits → [bold cyan]{result.labeled.ref}[/] "
+        "(guideline digits@v1; cy mixes up 1 and 8)"
+    )
+    console.print(
+        f"agreement: Cohen's kappa {value('cohen_kappa')}, Fleiss' kappa {value('fleiss_kappa')}, "
+        f"Krippendorff's alpha {value('krippendorff_alpha')}"
+    )
+    pair = result.agreement.confused_pairs(1).iloc[0]
+    console.print(
+        f"the class pair they disagree on most: [bold]{pair['class_a']} ↔ {pair['class_b']}[/] "
+        f"({pair['share']:.0%} of all disagreements) — revise the guideline there"
+    )
+    accuracy = result.consensus.annotators.set_index("annotator")["accuracy"]
+    console.print(
+        "Dawid–Skene consensus; estimated labeler accuracy: "
+        + ", ".join(f"{name} {acc:.1%}" for name, acc in accuracy.items())
+    )
+    frame = result.hlp.to_frame()
+    overall = frame[frame["scope"] == "overall"].iloc[0]
+    per_class = frame[frame["scope"] == "class"].set_index("group")
+    worst = per_class["accuracy"].astype(float).nsmallest(2)
+    console.print(
+        f"human-level performance: accuracy {overall['accuracy']:.3f} "
+        f"[{overall['low']:.3f}, {overall['high']:.3f}]; lowest on classes "
+        + ", ".join(f"{cls} ({acc:.3f})" for cls, acc in worst.items())
+        + " — stored as the baseline for error analysis"
+    )
+    report = result.conventions
+    varying = report.conventions[report.conventions["n_texts"] > 0]
+    first = report.groups.iloc[0]
+    variants = report.variants[report.variants["group"] == first["group"]]
+    console.print(
+        f"transcripts ({result.speech.ref}): {int(report.groups['n_texts'].sum())} texts fall into "
+        f"{len(report.groups)} groups that should each be written one way; conventions that vary: "
+        + ", ".join(varying["convention"])
+    )
+    console.print(
+        f"e.g. {' / '.join(repr(v) for v in variants['text'].astype(str).unique()[:3])} → "
+        f"{first['canonical']!r} ({', '.join(first['conventions'])})"
     )
 
 

@@ -54,6 +54,8 @@ class ColumnRoles:
     meta: tuple[str, ...] = ()
     split: str | None = None
     dtypes: dict[str, str] = field(default_factory=dict, compare=False)
+    #: Boolean columns naming sets of examples (see :mod:`dcai.data.tags`); never model inputs.
+    tags: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -63,7 +65,7 @@ class ColumnRoles:
     @property
     def data_columns(self) -> tuple[str, ...]:
         """Every stored column other than ``example_id``, label and split."""
-        return self.features + self.text + self.meta
+        return self.features + self.text + self.meta + self.tags
 
     def role_of(self, column: str) -> str:
         """The role of one stored column."""
@@ -73,6 +75,8 @@ class ColumnRoles:
             return "label"
         if column == self.split:
             return "split"
+        if column in self.tags:
+            return "tag"
         for role in ("features", "text", "meta"):
             if column in getattr(self, role):
                 return role.rstrip("s") if role == "features" else role
@@ -80,8 +84,10 @@ class ColumnRoles:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("features", "text", "meta"):
+        for key in ("features", "text", "meta", "tags"):
             data[key] = list(data[key])
+        if not data["tags"]:
+            del data["tags"]  # versions without tags keep the schema they always had
         return data
 
     @classmethod
@@ -94,6 +100,7 @@ class ColumnRoles:
             meta=tuple(data.get("meta", ())),
             split=data.get("split"),
             dtypes=dict(data.get("dtypes", {})),
+            tags=tuple(data.get("tags", ())),
         )
 
 

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from dcai._atomic import write_with
 from dcai.data._readers import SUPPORTED_SUFFIXES
 from dcai.data._schema import SPLIT, column_not_found
 from dcai.data._splits import assign_splits, split_fractions
 from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.errors import InvalidInputError
-from dcai.store._atomic import write_with
 
 if TYPE_CHECKING:
     from dcai.workspace import Workspace

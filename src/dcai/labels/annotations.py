@@ -20,6 +20,8 @@ from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.errors import SchemaError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dcai.workspace import Workspace
 
 __all__ = ["ANNOTATION_COLUMNS", "import_annotations", "read_annotations"]
@@ -120,6 +122,52 @@ def read_annotations(
     return out
 
 
+def _declared_classes(parent: DatasetVersion, classes: Sequence[object] | None) -> set[str] | None:
+    """The class set labels must come from (as text), or None when nothing is declared."""
+    if classes is not None:
+        return {str(c) for c in classes}
+    if parent.roles.label is None:
+        return None
+    values = parent.to_pandas(columns=[parent.roles.label])[parent.roles.label].dropna()
+    distinct = set(values.astype(str).unique())
+    # A constant placeholder or free text (values that rarely repeat) is not a class set.
+    if len(distinct) < 2 or len(distinct) > len(values) / 2:
+        return None
+    return distinct
+
+
+def _check_class_set(new: pd.DataFrame, declared: set[str], *, where: str, column: str) -> None:
+    outside = ~new["label"].astype(str).isin(declared).to_numpy()
+    if not outside.any():
+        return
+    found = pd.unique(new.loc[outside, "label"].astype(str))
+    shown = ", ".join(repr(v) for v in found[:5])
+    known = ", ".join(sorted(declared)[:12]) + (", …" if len(declared) > 12 else "")
+    raise SchemaError(
+        f"{int(outside.sum())} label(s) outside the declared class set ({shown}); "
+        f"the classes are {known}",
+        path=where,
+        column=column,
+        rows=_rows(outside),
+        hint="Fix the labels, or accept a new class on purpose with --allow-new-classes "
+        "(allow_new_classes=True) or declare the set with --classes a,b,c.",
+    )
+
+
+def _is_label_studio(source: pd.DataFrame | str | Path, format: str | None) -> bool:
+    """Whether ``source`` is a Label Studio export: said so, or a ``.json`` file with an array."""
+    if format is not None:
+        return format.lower() in ("labelstudio", "label-studio", "label_studio")
+    if isinstance(source, pd.DataFrame):
+        return False
+    path = Path(source)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith(b"[")
+
+
 def import_annotations(
     ws: Workspace,
     ref: str,
@@ -129,6 +177,9 @@ def import_annotations(
     annotator_column: str = "annotator",
     label_column: str = "label",
     guideline: str | None = None,
+    format: str | None = None,
+    classes: Sequence[object] | None = None,
+    allow_new_classes: bool = False,
     message: str = "",
     author: str | None = None,
 ) -> DatasetVersion:
@@ -136,10 +187,22 @@ def import_annotations(
 
     Refuses, naming the rows, annotations whose ``example_id`` is not in the version. With
     ``guideline`` (a guideline ref such as ``sentiment`` or ``sentiment@v2``), rows that do not
-    name a guideline record that version as the one in force.
+    name a guideline record that version as the one in force. A Label Studio JSON export
+    (``format="labelstudio"``, or a ``.json`` file holding a JSON array) is read with
+    :func:`dcai.labels.read_annotation_file`.
+
+    Labels must come from the declared class set: ``classes`` when given, else the values of
+    the version's label column when it holds classes (two or more distinct values, used on
+    average at least twice each; a constant placeholder or free text such as transcripts is
+    not a class set and is not checked). A label outside it is refused,
+    naming the rows, unless ``allow_new_classes`` (a class the guideline added on purpose).
     """
     parent = resolve_ref(ws, ref)
     where = source_name(source)
+    if _is_label_studio(source, format):
+        from dcai.labels._tasks import read_annotation_file
+
+        source = read_annotation_file(Path(source), format="labelstudio")
     new = read_annotations(
         source, id_column=id_column, annotator_column=annotator_column, label_column=label_column
     )
@@ -160,6 +223,9 @@ def import_annotations(
             rows=_rows(unknown),
             hint=f"Check the ids against: dcai data export {parent.ref} FILE",
         )
+    declared = _declared_classes(parent, classes)
+    if declared is not None and not allow_new_classes:
+        _check_class_set(new, declared, where=where, column=label_column)
     existing = parent.annotations()
     if len(existing):
         keep = ~existing.set_index([EXAMPLE_ID, "annotator"]).index.isin(

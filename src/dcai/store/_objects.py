@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from dcai._atomic import atomic_path
 from dcai._optional import import_optional
 from dcai.errors import UnknownRefError, WorkspaceError
-from dcai.store._atomic import atomic_path
 from dcai.store._hashing import sha256_file
 
 __all__ = ["FsspecObjectStore", "LocalObjectStore", "ObjectStore", "open_object_store"]

@@ -1,0 +1,643 @@
+"""Label workflows on a dataset version: agreement, consensus, HLP, conventions, double labeling.
+
+Each function reads a version's annotations (long form, see :mod:`dcai.labels.annotations`),
+runs the pure algorithm from :mod:`dcai.labels`, and — where the result is worth keeping —
+stores it in the ``label_reports`` table linked to the version (agreement, consensus, HLP), or
+commits a child version with lineage (a committed consensus, an applied convention rule set).
+Stored HLP reports are the baselines that error analysis compares against.
+
+Examples
+--------
+>>> import tempfile
+>>> from dcai.demo import digits_frame, simulate_labelers
+>>> from dcai.workspace import Workspace
+>>> ws = Workspace(tempfile.mkdtemp())
+>>> v = ws.add_dataset("digits", digits_frame().iloc[:200])
+>>> truth = v.to_pandas(columns=["example_id", "label"])
+>>> v2 = ws.import_annotations(v.ref, simulate_labelers(truth, n_items=60))
+>>> report = ws.agreement(v2.ref, n_boot=50)
+>>> report.n_annotators, report.n_items
+(3, 60)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from dcai.data._schema import EXAMPLE_ID
+from dcai.data.versions import (
+    DatasetVersion,
+    _write_table,
+    commit_version,
+    current_author,
+    now_iso,
+    resolve_ref,
+)
+from dcai.errors import InvalidInputError, UnknownRefError
+from dcai.store import _tables as t
+
+if TYPE_CHECKING:
+    from dcai.labels._agreement import AgreementReport
+    from dcai.labels._agreement_by import AgreementComparison
+    from dcai.labels._consensus import ConsensusResult
+    from dcai.labels._conventions import ConventionReport, ConventionRules
+    from dcai.labels._hlp import HLPReport
+    from dcai.workspace import Workspace
+
+__all__ = [
+    "ConsensusMethod",
+    "ConventionTarget",
+    "HLPConsensus",
+    "LabelReport",
+    "Level",
+    "SampleStrategy",
+    "apply_conventions_version",
+    "commit_consensus",
+    "convention_report_dict",
+    "find_conventions",
+    "latest_report",
+    "list_reports",
+    "run_agreement",
+    "run_consensus",
+    "run_hlp",
+    "sample_tasks",
+]
+
+ReportKind = Literal["agreement", "consensus", "hlp"]
+ConventionTarget = Literal["annotations", "labels"]
+Level = Literal["nominal", "ordinal", "interval"]
+ConsensusMethod = Literal["majority", "dawid_skene", "model_assisted"]
+HLPConsensus = Literal["majority", "dawid_skene"]
+SampleStrategy = Literal["stratified", "uncertainty", "label_issues"]
+_SUFFIX = ".parquet"
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """A stored label report: its kind, the version it describes, its summary and table."""
+
+    id: int
+    kind: str
+    dataset: str
+    version_id: str
+    params: dict[str, Any]
+    summary: dict[str, Any]
+    table_object: str | None
+    author: str
+    created_at: str
+    _workspace: Workspace | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def version_ref(self) -> str:
+        return f"{self.dataset}@{self.version_id[:7]}"
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The report's main table (HLP: scope, group, accuracy, …; consensus: per example)."""
+        if self.table_object is None or self._workspace is None:
+            return pd.DataFrame()
+        return pd.read_parquet(
+            self._workspace.objects.local_path(self.table_object, suffix=_SUFFIX)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "ref": self.version_ref,
+            "params": self.params,
+            "summary": self.summary,
+            "author": self.author,
+            "created_at": self.created_at,
+        }
+
+
+def annotations_of(version: DatasetVersion) -> pd.DataFrame:
+    """A version's annotations; a clear error when it has none."""
+    if not version.n_annotations:
+        raise InvalidInputError(
+            f"{version.ref} has no annotations",
+            hint=f"Import labelers' annotations first: dcai labels import {version.dataset} FILE",
+        )
+    return version.annotations()
+
+
+def _store(
+    ws: Workspace,
+    version: DatasetVersion,
+    kind: ReportKind,
+    params: dict[str, Any],
+    summary: dict[str, Any],
+    table: pd.DataFrame | None,
+    author: str | None,
+) -> LabelReport:
+    table_object = _write_table(ws, table) if table is not None else None
+    with ws.meta.transaction() as conn:
+        dataset_pk = conn.execute(
+            select(t.datasets.c.id).where(t.datasets.c.name == version.dataset)
+        ).scalar_one()
+        version_pk = conn.execute(
+            select(t.versions.c.id).where(
+                (t.versions.c.dataset_id == dataset_pk) & (t.versions.c.version_hash == version.id)
+            )
+        ).scalar_one()
+        report_pk = conn.execute(
+            t.label_reports.insert().values(
+                version_id=version_pk,
+                kind=kind,
+                params_json=json.dumps(params, default=str),
+                summary_json=json.dumps(summary, default=str),
+                table_object=table_object,
+                author=current_author(author),
+                created_at=now_iso(),
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    found = [r for r in list_reports(ws, version.ref, kind=kind) if r.id == report_pk]
+    return found[0]
+
+
+def list_reports(ws: Workspace, ref: str, *, kind: str | None = None) -> list[LabelReport]:
+    """Stored label reports of a version (``name@hash``) or a dataset (``name``), newest first."""
+    name, _, selector = ref.partition("@")
+    version = resolve_ref(ws, ref)
+    query = (
+        select(t.label_reports, t.versions.c.version_hash)
+        .select_from(
+            t.label_reports.join(t.versions, t.label_reports.c.version_id == t.versions.c.id).join(
+                t.datasets, t.versions.c.dataset_id == t.datasets.c.id
+            )
+        )
+        .where(t.datasets.c.name == name)
+        .order_by(t.label_reports.c.id.desc())
+    )
+    if selector:
+        query = query.where(t.versions.c.version_hash == version.id)
+    if kind is not None:
+        query = query.where(t.label_reports.c.kind == kind)
+    with ws.meta.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        LabelReport(
+            id=r.id,
+            kind=r.kind,
+            dataset=name,
+            version_id=r.version_hash,
+            params=json.loads(r.params_json),
+            summary=json.loads(r.summary_json),
+            table_object=r.table_object,
+            author=r.author,
+            created_at=r.created_at,
+            _workspace=ws,
+        )
+        for r in rows
+    ]
+
+
+def latest_report(ws: Workspace, ref: str, kind: ReportKind) -> LabelReport:
+    """The newest stored report of ``kind`` for a version or dataset (e.g. the HLP baseline)."""
+    found = list_reports(ws, ref, kind=kind)
+    if not found:
+        raise UnknownRefError(
+            f"no {kind} report for {ref!r}",
+            hint=f"Compute one with: dcai labels {'hlp' if kind == 'hlp' else kind} {ref}",
+        )
+    return found[0]
+
+
+# Agreement ------------------------------------------------------------------------------------
+
+
+def run_agreement(
+    ws: Workspace,
+    ref: str,
+    *,
+    by: str | None = None,
+    level: Level = "nominal",
+    n_boot: int = 1000,
+    random_state: int = 0,
+    store: bool = True,
+    author: str | None = None,
+) -> tuple[AgreementReport, AgreementComparison | None]:
+    """Agreement between a version's labelers; with ``by``, also compared across that column
+    of the annotations (``guideline``, ``annotator``…) or of the data (a metadata column)."""
+    from dcai.labels._agreement import agreement_report
+    from dcai.labels._agreement_by import agreement_by
+
+    version = resolve_ref(ws, ref)
+    annotations = annotations_of(version)
+    report = agreement_report(annotations, level=level, n_boot=n_boot, random_state=random_state)
+    comparison = None
+    if by is not None:
+        annotations = _with_column(version, annotations, by)
+        comparison = agreement_by(
+            annotations, by, level=level, n_boot=n_boot, random_state=random_state
+        )
+    if store:
+        summary = report.to_dict()
+        if comparison is not None:
+            summary["by"] = {"column": by, "comparison": comparison.to_dict()}
+        _store(
+            ws,
+            version,
+            "agreement",
+            {"level": level, "n_boot": n_boot, "random_state": random_state, "by": by},
+            summary,
+            None,
+            author,
+        )
+    return report, comparison
+
+
+def _with_column(version: DatasetVersion, annotations: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Annotations with ``column`` joined from the data when it is not an annotation column."""
+    if column in annotations.columns:
+        if annotations[column].isna().all():
+            raise InvalidInputError(
+                f"no annotation of {version.ref} records a {column}",
+                column=column,
+                hint="Import annotations with --guideline NAME, or a guideline column.",
+            )
+        return annotations
+    columns = [c for c in version.roles.dtypes if c != EXAMPLE_ID]
+    if column not in columns:
+        raise InvalidInputError(
+            f"{version.ref} has no column {column!r} in its annotations or its data",
+            column=column,
+            hint=f"Use guideline, annotator, or one of: {', '.join(columns[:12])}.",
+        )
+    data = version.to_pandas(columns=[EXAMPLE_ID, column])
+    return annotations.merge(data, on=EXAMPLE_ID, how="left")
+
+
+# Consensus ------------------------------------------------------------------------------------
+
+
+def _audit_probs(ws: Workspace, version: DatasetVersion) -> pd.DataFrame:
+    """Out-of-sample probabilities from the newest audit of this version (for model assistance)."""
+    from dcai.quality.audit import list_audits
+
+    audits = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+    if not audits:
+        raise InvalidInputError(
+            f"model-assisted consensus needs out-of-sample probabilities, and {version.ref} has no audit",
+            hint=f"Run: dcai audit {version.ref}   (or use --method dawid_skene).",
+        )
+    return audits[0].pred_probs
+
+
+def run_consensus(
+    ws: Workspace,
+    ref: str,
+    *,
+    method: ConsensusMethod = "dawid_skene",
+    store: bool = True,
+    author: str | None = None,
+) -> ConsensusResult:
+    """Consensus labels from a version's annotations (model-assisted uses its newest audit)."""
+    from dcai.labels._consensus import aggregate
+
+    version = resolve_ref(ws, ref)
+    annotations = _typed_labels(version, annotations_of(version))
+    pred_probs = None
+    if method == "model_assisted":
+        probs = _audit_probs(ws, version)
+        pred_probs = probs[probs[EXAMPLE_ID].isin(annotations[EXAMPLE_ID])].reset_index(drop=True)
+        pred_probs.columns = [EXAMPLE_ID, *_typed_classes(version, list(pred_probs.columns[1:]))]
+    result = aggregate(annotations, method=method, pred_probs=pred_probs)
+    if store:
+        _store(
+            ws,
+            version,
+            "consensus",
+            {"method": method},
+            _consensus_summary(result),
+            result.labels.astype({"label": str}),
+            author,
+        )
+    return result
+
+
+def _consensus_summary(result: ConsensusResult) -> dict[str, Any]:
+    labels = result.labels
+    annotators = result.annotators
+    return {
+        "examples": len(labels),
+        "mean_confidence": float(labels["confidence"].mean()) if len(labels) else None,
+        "annotators": json.loads(annotators.to_json(orient="records")),
+    }
+
+
+def _typed_classes(version: DatasetVersion, names: list[Any]) -> list[Any]:
+    column = version.to_pandas(columns=[version.roles.label])[version.roles.label]
+    values = {str(v): v for v in pd.unique(column)}
+    return [values.get(str(n), n) for n in names]
+
+
+def _typed_labels(version: DatasetVersion, annotations: pd.DataFrame) -> pd.DataFrame:
+    """Annotation labels in the label column's type when they are written the same way
+    (a CSV of annotations reads ``3`` as text; the data's label column holds the integer 3)."""
+    column = version.to_pandas(columns=[version.roles.label])[version.roles.label]
+    values = {str(v): v for v in pd.unique(column)}
+    labels = annotations["label"]
+    if labels.map(lambda v: str(v) in values).all():
+        annotations = annotations.copy()
+        annotations["label"] = labels.map(lambda v: values[str(v)])
+    return annotations
+
+
+def commit_consensus(
+    ws: Workspace,
+    ref: str,
+    *,
+    method: ConsensusMethod = "dawid_skene",
+    min_confidence: float = 0.0,
+    message: str = "",
+    author: str | None = None,
+) -> tuple[ConsensusResult, DatasetVersion]:
+    """Commit a child version whose label, for every annotated example with a consensus of at
+    least ``min_confidence``, is the consensus label; lineage records the method and counts."""
+    from dcai.quality.review import coerce_label
+
+    version = resolve_ref(ws, ref)
+    result = run_consensus(ws, ref, method=method, author=author)
+    frame = version.to_pandas()
+    label = version.roles.label
+    chosen = result.labels[result.labels["confidence"] >= min_confidence]
+    new = {
+        str(i): coerce_label(v, frame[label], allow_new_class=True)
+        for i, v in zip(chosen[EXAMPLE_ID], chosen["label"], strict=True)
+    }
+    mapped = frame[EXAMPLE_ID].map(new)
+    changed = mapped.notna() & (mapped.astype(object) != frame[label].astype(object))
+    child = frame.copy()
+    values = child[label].astype(object).to_numpy(copy=True)
+    values[mapped.notna().to_numpy()] = mapped[mapped.notna()].to_numpy()
+    try:
+        child[label] = pd.Series(values, index=child.index).astype(frame[label].dtype)
+    except (TypeError, ValueError):
+        child[label] = values
+    committed = commit_version(
+        ws,
+        version.dataset,
+        child,
+        version.roles,
+        operation="consensus",
+        params={
+            "method": method,
+            "min_confidence": min_confidence,
+            "examples": len(chosen),
+            "relabeled": int(changed.sum()),
+            "annotators": int(result.annotators.shape[0]),
+        },
+        message=message or f"{method} consensus of {len(chosen)} annotated examples",
+        author=author,
+        parents=[version],
+        annotations=version.annotations(),
+        data_object=version.data_object if not changed.any() else None,
+    )
+    return result, committed
+
+
+# Human-level performance ----------------------------------------------------------------------
+
+
+def run_hlp(
+    ws: Workspace,
+    ref: str,
+    *,
+    by: str | None = None,
+    consensus: HLPConsensus = "majority",
+    n_boot: int = 1000,
+    random_state: int = 0,
+    store: bool = True,
+    author: str | None = None,
+) -> HLPReport:
+    """Leave-one-labeler-out human-level performance, overall, per class and per ``by`` value;
+    stored so that error analysis can use it as the baseline."""
+    from dcai.labels._hlp import human_level_performance
+
+    version = resolve_ref(ws, ref)
+    annotations = _typed_labels(version, annotations_of(version))
+    metadata = None
+    if by is not None:
+        columns = [c for c in version.roles.dtypes if c != EXAMPLE_ID]
+        if by not in columns:
+            raise InvalidInputError(
+                f"{version.ref} has no column {by!r}",
+                column=by,
+                hint=f"Pick one of: {', '.join(columns[:12])}.",
+            )
+        metadata = version.to_pandas(columns=[EXAMPLE_ID, by])
+    report = human_level_performance(
+        annotations,
+        consensus=consensus,
+        metadata=metadata,
+        by=by,
+        n_boot=n_boot,
+        random_state=random_state,
+    )
+    if store:
+        _store(
+            ws,
+            version,
+            "hlp",
+            {"consensus": consensus, "by": by, "n_boot": n_boot, "random_state": random_state},
+            report.to_dict(),
+            report.to_frame().astype({"group": str}),
+            author,
+        )
+    return report
+
+
+# Conventions ---------------------------------------------------------------------------------
+
+
+def _convention_texts(
+    version: DatasetVersion, target: ConventionTarget | None
+) -> tuple[ConventionTarget, pd.DataFrame]:
+    if target is None:
+        target = "annotations" if version.n_annotations else "labels"
+    if target == "annotations":
+        frame = annotations_of(version)
+        return target, frame[[EXAMPLE_ID, "annotator", "label"]]
+    frame = version.to_pandas(columns=[EXAMPLE_ID, version.roles.label])
+    frame = frame.rename(columns={version.roles.label: "label"})
+    frame["annotator"] = None
+    return target, frame
+
+
+def find_conventions(
+    ws: Workspace, ref: str, *, target: ConventionTarget | None = None
+) -> tuple[ConventionTarget, ConventionReport]:
+    """Convention report for a version's annotation texts (or its label column)."""
+    from dcai.labels._conventions import find_label_conventions
+
+    version = resolve_ref(ws, ref)
+    target, frame = _convention_texts(version, target)
+    texts = frame["label"].astype(str)
+    annotators = frame["annotator"] if frame["annotator"].notna().any() else None
+    return target, find_label_conventions(
+        texts, annotators=annotators, example_ids=frame[EXAMPLE_ID]
+    )
+
+
+def apply_conventions_version(
+    ws: Workspace,
+    ref: str,
+    rules: ConventionRules,
+    *,
+    target: ConventionTarget | None = None,
+    message: str = "",
+    author: str | None = None,
+) -> DatasetVersion:
+    """Commit a child version with an approved convention rule set applied.
+
+    The parent keeps the original texts; the child's lineage records the rules and every
+    distinct rewrite (original → canonical) with its count.
+    """
+    from dcai.labels._conventions import apply_conventions
+
+    version = resolve_ref(ws, ref)
+    target, _ = _convention_texts(version, target)
+    frame = version.to_pandas()
+    annotations = version.annotations() if version.n_annotations else None
+    if target == "annotations":
+        assert annotations is not None  # invariant: _convention_texts checked
+        original = annotations["label"].astype(str)
+        annotations = annotations.copy()
+        annotations["label"] = apply_conventions(original, rules)
+        rewritten = annotations["label"]
+    else:
+        label = version.roles.label
+        original = frame[label].astype(str)
+        frame = frame.copy()
+        frame[label] = apply_conventions(original, rules)
+        rewritten = frame[label]
+    changes = pd.DataFrame({"from": original.to_numpy(), "to": rewritten.astype(str).to_numpy()})
+    changes = changes[changes["from"] != changes["to"]]
+    distinct = changes.value_counts().reset_index(name="count")
+    return commit_version(
+        ws,
+        version.dataset,
+        frame,
+        version.roles,
+        operation="apply_conventions",
+        params={
+            "target": target,
+            "rules": rules.to_dict(),
+            "changed": len(changes),
+            "rewrites": json.loads(distinct.to_json(orient="records")),
+        },
+        message=message or f"apply label conventions to {len(changes)} {target}",
+        author=author,
+        parents=[version],
+        annotations=annotations,
+        data_object=version.data_object if target == "annotations" else None,
+    )
+
+
+# Double labeling ------------------------------------------------------------------------------
+
+
+def sample_tasks(
+    ws: Workspace,
+    ref: str,
+    n: int,
+    out: str | Path,
+    *,
+    strategy: SampleStrategy = "stratified",
+    format: str | None = None,
+    exclude_labeled: bool = True,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, Path]:
+    """Choose ``n`` examples for independent re-labeling and write them as a task file.
+
+    ``uncertainty``/``label_issues`` rank by the newest audit's label quality (lowest first,
+    mixed with a random share). Examples that already carry two or more annotations are left
+    out unless ``exclude_labeled`` is False. The task file (CSV, JSONL or Label Studio JSON,
+    from the suffix or ``format``) carries the model's suggestion when an audit exists.
+    """
+    from dcai.labels._sampling import sample_for_labeling
+    from dcai.labels._tasks import write_task_file
+    from dcai.quality.audit import list_audits
+
+    version = resolve_ref(ws, ref)
+    frame = version.to_pandas()
+    audits = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+    scores = None
+    predictions = None
+    if audits:
+        audit_scores = audits[0].scores.set_index(EXAMPLE_ID)
+        scores = audit_scores["label_quality"].reindex(frame[EXAMPLE_ID]).to_numpy()
+        predictions = pd.DataFrame(
+            {
+                EXAMPLE_ID: audit_scores.index,
+                "label": audit_scores["suggested_label"].to_numpy(),
+                "score": audit_scores["suggested_label_confidence"].to_numpy(),
+            }
+        )
+    elif strategy != "stratified":
+        raise InvalidInputError(
+            f"strategy {strategy!r} ranks by an audit's scores, and {version.ref} has no audit",
+            hint=f"Run: dcai audit {version.ref}   (or use --strategy stratified).",
+        )
+    exclude = None
+    if exclude_labeled and version.n_annotations:
+        counts = version.annotations().groupby(EXAMPLE_ID).size()
+        exclude = counts[counts >= 2].index.to_numpy()
+    chosen = sample_for_labeling(
+        frame,
+        n,
+        strategy=strategy,
+        label_column=version.roles.label,
+        scores=scores,
+        random_state=random_state,
+        exclude=exclude,
+    )
+    data_columns = [c for c in version.roles.inputs if c in chosen.columns]
+    path = write_task_file(
+        chosen,
+        out,
+        format=format,
+        data_columns=data_columns,
+        predictions=predictions if predictions is None else _predictions_for(predictions, chosen),
+    )
+    return chosen, path
+
+
+def _predictions_for(predictions: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    return predictions[predictions[EXAMPLE_ID].isin(chosen[EXAMPLE_ID])].reset_index(drop=True)
+
+
+def disagreement_examples(report: AgreementReport, limit: int = 5) -> list[dict[str, Any]]:
+    """The most disagreed items as plain records (for guidelines' worked examples)."""
+    frame = report.disagreements.head(limit)
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def convention_report_dict(report: ConventionReport, *, groups: int = 50) -> dict[str, Any]:
+    """A convention report as JSON: conventions, per-labeler usage, the largest groups, rules."""
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        parsed: list[dict[str, Any]] = json.loads(
+            frame.to_json(orient="records", default_handler=str)
+        )
+        return parsed
+
+    return {
+        "conventions": records(report.conventions),
+        "usage": records(report.usage),
+        "groups": records(report.groups.head(groups)),
+        "n_groups": len(report.groups),
+        "rules": report.rules.to_dict(),
+    }
