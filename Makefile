@@ -47,6 +47,8 @@ bench: bench-env
 	$(BENCH_BIN)/python benchmarks/label_issues.py
 	$(BENCH_BIN)/python benchmarks/outliers_duplicates.py
 	$(BENCH_BIN)/python benchmarks/consensus.py
+	$(BENCH_BIN)/python benchmarks/slices.py
+	$(BENCH_BIN)/python benchmarks/clean_vs_collect.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dcai._progress import ProgressCallback
+from dcai.analysis.workflow import ErrorAnalysis
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.labels import (
@@ -102,6 +103,9 @@ class DemoResult:
     hlp: HLPReport
     speech: DatasetVersion
     conventions: ConventionReport
+    analysis_noisy: ErrorAnalysis
+    analysis_clean: ErrorAnalysis
+    report: Path
 
 
 def run_demo(
@@ -121,6 +125,8 @@ def run_demo(
     truth = digits_frame()
     added = ws.add_dataset("digits", truth, label="label", message="scikit-learn digits (bundled)")
     split = ws.split("digits", dev=0.1, test=0.2, seed=seed, message="stratified train/dev/test")
+    # A tag error analysis will slice by: faint digits, drawn with little ink.
+    split = ws.tag(split.ref, "faint", where=_faint, message="demo: digits drawn with little ink")
     noisy = plant_label_errors(ws, split.ref, seed=seed)
     audit = ws.audit(noisy.ref, random_state=seed, progress=progress)
     review = ws.review(audit.id)
@@ -156,6 +162,15 @@ def run_demo(
     speech = ws.add_dataset("speech", utterances, id=EXAMPLE_ID, message="demo transcripts")
     speech = ws.import_annotations(speech.ref, transcripts, message="three transcribers")
     conventions = ws.label_conventions(speech.ref)
+
+    # Error analysis of the noisy and the cleaned digits, with the labelers' HLP as baseline.
+    analysis_noisy = ws.analyze(noisy.ref, n_boot=200, repeats=3, random_state=seed)
+    analysis_clean = ws.analyze(
+        labeled.ref, n_boot=200, curves=False, random_state=seed, progress=progress
+    )
+    from dcai.analysis.html import write_html_report
+
+    report = write_html_report(analysis_noisy, path / "reports" / "analysis-digits-noisy.html")
     return DemoResult(
         workspace=ws,
         added=added,
@@ -174,7 +189,16 @@ def run_demo(
         hlp=hlp,
         speech=speech,
         conventions=conventions,
+        analysis_noisy=analysis_noisy,
+        analysis_clean=analysis_clean,
+        report=report,
     )
+
+
+def _faint(frame: pd.DataFrame) -> pd.Series:
+    """Digits drawn with the least ink: the lowest quarter of total pixel intensity."""
+    ink = frame[[c for c in frame.columns if c.startswith("px")]].sum(axis=1)
+    return ink < ink.quantile(0.25)
 
 
 DEMO_GUIDELINE = """# Digits: labeling guideline (demo)

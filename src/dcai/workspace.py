@@ -50,6 +50,7 @@ from dcai.store._objects import LocalObjectStore
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from dcai.analysis.workflow import ErrorAnalysis
     from dcai.labels._agreement import AgreementReport
     from dcai.labels._agreement_by import AgreementComparison
     from dcai.labels._consensus import ConsensusResult
@@ -273,6 +274,15 @@ class Workspace:
     ) -> Path:
         """Write a version's rows (or annotations) to a file."""
         return export_version(self, ref, path, format=format, annotations=annotations)
+
+    # Error analysis --------------------------------------------------------------------
+
+    def analyze(self, ref: str, **kwargs: Any) -> ErrorAnalysis:
+        """Error analysis of a version: metrics, slices, priorities, learning curve, clean vs
+        collect (see :func:`dcai.analysis.workflow.analyze` for the options)."""
+        from dcai.analysis.workflow import analyze
+
+        return analyze(self, ref, **kwargs)
 
     # Labels: guidelines ----------------------------------------------------------------
 

@@ -136,6 +136,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
         "import_annotations",
         "review",
         "plant_label_errors",
+        "tag",
         "split",
         "add",
     ]
@@ -145,3 +146,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     for fragment in ("Fleiss' kappa", "1 ↔ 8", "Dawid–Skene consensus", "human-level performance"):
         assert fragment in result.stdout, fragment
     assert "filler_words" in result.stdout and "ellipsis" in result.stdout
+    # Error analysis: the priority table, the verdict, and the offline HTML report.
+    assert "What to work on next" in result.stdout and "clean vs collect" in result.stdout
+    report = tmp_path / "demo" / "reports" / "analysis-digits-noisy.html"
+    assert report.is_file() and "Plotly" in report.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from dcai import __version__
+from dcai.cli import analyze as analyze_cli
 from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
 from dcai.cli import labels as labels_cli
@@ -39,6 +40,7 @@ app.add_typer(labels_cli.app, name="labels")
 app.add_typer(review_cli.app, name="review")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
+app.command("analyze")(analyze_cli.analyze)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75
@@ -127,8 +129,9 @@ def demo(
     ] = True,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
 ) -> None:
-    """Run the loop on scikit-learn's bundled digits, offline: add, split, plant label errors,
-    audit, accept confident suggestions, commit the clean version."""
+    """Run the loop on scikit-learn's bundled digits, offline: add, split, tag, plant label
+    errors, audit, accept confident suggestions, commit the clean version, simulate labelers,
+    measure their agreement and HLP, analyse the errors (with an HTML report)."""
     from dcai.cli.audit import render_audit
     from dcai.demo import DEMO_MIN_SCORE, run_demo
 
@@ -173,11 +176,26 @@ def demo(
     )
     console.rule("labelers")
     _print_label_demo(result)
+    console.rule("error analysis")
+    _print_analysis_demo(result)
     console.print(version_table(ws.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
-        f"dcai -w {path} labels agreement digits · dcai -w {path} labels conventions speech"
+        f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits"
     )
+
+
+def _print_analysis_demo(result: Any) -> None:
+    from dcai.cli.analyze import render_analysis
+
+    noisy, clean = result.analysis_noisy, result.analysis_clean
+    console.print(
+        f"[bold]noisy labels[/] ({noisy.ref}): accuracy "
+        f"{noisy.metrics.metric('accuracy').value:.3f} against the labels; "
+        f"[bold]cleaned[/] ({clean.ref}): {clean.metrics.metric('accuracy').value:.3f}"
+    )
+    render_analysis(noisy, top=8)
+    console.print(f"HTML report (opens offline): [bold]{result.report}[/]")
 
 
 def _print_label_demo(result: Any) -> None:
