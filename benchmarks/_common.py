@@ -109,3 +109,20 @@ def run_step(script: str | Path, *args: str) -> dict[str, Any]:
     result = run_child(script, *args)
     assert result is not None  # invariant: no timeout, so the step finished or exited
     return result
+
+
+def machine() -> str:
+    """ "N cores (OS arch; CPU model, RAM)" for the "Measured … on …" line of a section."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        if match:
+            cpu = match.group(1).strip()
+        memory = Path("/proc/meminfo").read_text(encoding="ascii")
+        total = re.search(r"^MemTotal:\s+(\d+) kB", memory, re.M)
+        if total:
+            cpu += f", {int(total.group(1)) / 1024**2:.0f} GB RAM"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}; {cpu})"

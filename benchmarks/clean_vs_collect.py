@@ -29,9 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import statistics
 import sys
 import time
@@ -40,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import run_step, write_section
+from _common import machine, run_step, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -329,7 +326,7 @@ def _section(
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {_machine()}; "
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {machine()}; "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + ".",
     ]
@@ -522,22 +519,6 @@ def _ci(interval: Sequence[float | None]) -> str:
     if low is None or high is None:
         return _pts(value)
     return f"{_pts(value)} ({_pts(low)} to {_pts(high)})"
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-        if match:
-            cpu = match.group(1).strip()
-        memory = Path("/proc/meminfo").read_text(encoding="ascii")
-        total = re.search(r"^MemTotal:\s+(\d+) kB", memory, re.M)
-        if total:
-            cpu += f", {int(total.group(1)) / 1024**2:.0f} GB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}; {cpu})"
 
 
 def run(out: Path, *, quick: bool, n_seeds: int) -> int:

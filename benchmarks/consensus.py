@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -45,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import mb, peak_rss_bytes, run_child, write_section
+from _common import machine, mb, peak_rss_bytes, run_child, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -623,22 +621,6 @@ def _speed_table(timings: Sequence[Timing], inputs: dict[int, Any], n_labels: in
     return lines
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-        if match:
-            cpu = match.group(1).strip()
-        memory = Path("/proc/meminfo").read_text(encoding="ascii")
-        total = re.search(r"^MemTotal:\s+(\d+) kB", memory, re.M)
-        if total:
-            cpu += f", {int(total.group(1)) / 1024**2:.0f} GB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}; {cpu})"
-
-
 def _section(
     cells: Sequence[Cell],
     timings: Sequence[Timing],
@@ -654,7 +636,7 @@ def _section(
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {_machine()}; "
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {machine()}; "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + ".",
     ]

@@ -36,7 +36,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -48,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import MB, mb, peak_rss_bytes, run_child, write_section
+from _common import MB, machine, mb, peak_rss_bytes, run_child, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -537,22 +536,6 @@ def _need(result: dict[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        match = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-        if match:
-            cpu = match.group(1).strip()
-        memory = Path("/proc/meminfo").read_text(encoding="ascii")
-        total = re.search(r"^MemTotal:\s+(\d+) kB", memory, re.M)
-        if total:
-            cpu += f", {int(total.group(1)) / 1024**2:.0f} GB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}; {cpu})"
-
-
 def _cleanlab_n_jobs() -> str:
     if importlib.util.find_spec("psutil") is not None:
         return "its physical-core count (psutil is installed)"
@@ -774,7 +757,7 @@ def _section(
     lines = [
         SECTION,
         "",
-        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {_machine()}; "
+        f"Measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {machine()}; "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + ".",
     ]

@@ -282,6 +282,11 @@ def test_parse_slice_reads_the_small_grammar() -> None:
         ("x3", "is missing", None),
     ]
     assert parse_slice("1 < x1 <= 2") == [("x1", ">", 1), ("x1", "<=", 2)]
+    assert parse_slice("(x1 < 0 and blurry) and -2 < x2") == [
+        ("x1", "<", 0),
+        ("blurry", "==", True),
+        ("x2", ">", -2),
+    ]
     assert parse_slice("3 > x2 and shop in ['a', 'b'] and `my col` != 'a & b'") == [
         ("x2", "<", 3),
         ("shop", "in", ["a", "b"]),

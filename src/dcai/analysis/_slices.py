@@ -225,7 +225,7 @@ def find_slices(
     family fixed before the errors are looked at, over which the Bonferroni correction is valid.
 
     *Significance.* For each candidate ``S`` (``n_candidates`` of them), a one-sided test that
-    its error rate exceeds the rate outside it: Fisher's exact test for 0/1 errors, Welch's z
+    its error rate exceeds the rate outside it: Fisher's exact test [3]_ for 0/1 errors, Welch's z
     test for a loss. A slice is reported only if ``p × n_candidates ≤ alpha`` (Bonferroni [2]_:
     the chance of any false report is at most ``alpha``).
 
@@ -251,6 +251,8 @@ def find_slices(
        Finding for ML Model Debugging." Proceedings of SIGMOD 2021, 2290–2299.
     .. [2] Dunn, O. J. (1961). "Multiple Comparisons Among Means." Journal of the American
        Statistical Association 56(293), 52–64.
+    .. [3] Fisher, R. A. (1922). "On the Interpretation of χ² from Contingency Tables, and the
+       Calculation of P." Journal of the Royal Statistical Society 85(1), 87–94.
 
     Examples
     --------

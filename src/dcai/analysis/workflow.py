@@ -513,6 +513,40 @@ def _annotations_for(ws: Workspace, version: DatasetVersion) -> pd.DataFrame | N
     return None
 
 
+def _clean_labels(
+    ws: Workspace,
+    version: DatasetVersion,
+    frame: pd.DataFrame,
+    y_true: np.ndarray,
+    issues: np.ndarray | None,
+    scores: pd.DataFrame,
+) -> tuple[np.ndarray | None, str]:
+    """The training labels with fixes applied, and where the fixes came from.
+
+    A review applied to this version (its newest child made by ``review``) wins: people
+    decided those labels. Otherwise the audit's confident fixes: each flagged label replaced by
+    the suggested one.
+    """
+    reviewed = [
+        v for v in ws.log(version.dataset) if v.operation == "review" and version.id in v.parent_ids
+    ]
+    if reviewed:
+        child = reviewed[0].to_pandas(columns=[EXAMPLE_ID, version.roles.label])
+        decided = child.set_index(EXAMPLE_ID)[version.roles.label]
+        after = decided.reindex(frame[EXAMPLE_ID].to_numpy())
+        classes = list(np.unique(y_true))
+        labels = _as_class_labels(after.fillna(pd.Series(y_true, index=after.index)), classes)
+        # Removed examples keep their label: the comparison is on the same training rows.
+        return np.where(after.isna().to_numpy(), y_true, labels), (
+            f"the decisions of the review applied in {reviewed[0].ref}"
+        )
+    if issues is None or "suggested_label" not in scores:
+        return None, "the audit has no label fixes and no review was applied"
+    fixes = issues & scores["suggested_label"].notna().to_numpy()
+    suggested = _as_class_labels(scores["suggested_label"].astype(object), list(np.unique(y_true)))
+    return np.where(fixes, suggested, y_true), "the audit's confident fixes"
+
+
 def _curves(
     version: DatasetVersion,
     frame: pd.DataFrame,
@@ -566,15 +600,14 @@ def _curves(
         )
     except DcaiError as exc:
         notes.append(f"learning curve skipped: {exc}")
-    if issues is None or "suggested_label" not in scores:
-        notes.append("the audit has no label fixes: clean-vs-collect skipped")
+    y_clean, source = _clean_labels(ws, version, frame, y_true, issues, scores)
+    if y_clean is None:
+        notes.append(f"clean-vs-collect skipped: {source}")
         return curve, None
-    fixes = issues & scores["suggested_label"].notna().to_numpy()
-    if not fixes[train].any():
-        notes.append("the audit flags no training labels: clean-vs-collect skipped")
+    if not (y_clean != y_true)[train].any():
+        notes.append(f"clean-vs-collect skipped: {source} change no training label")
         return curve, None
-    suggested = _as_class_labels(scores["suggested_label"].astype(object), list(np.unique(y_true)))
-    y_clean = np.where(fixes, suggested, y_true)
+    notes.append(f"clean-vs-collect: the cleaned labels are {source}")
     try:
         cvc = clean_vs_collect(
             None,
@@ -582,7 +615,8 @@ def _curves(
             y_true[train],
             y_clean[train],
             X[dev],
-            y_true[dev],
+            # Both models are scored against the best labels known for dev: fixed ones.
+            y_clean[dev],
             repeats=repeats,
             metric=curve_metric,  # type: ignore[arg-type]
             random_state=random_state,
