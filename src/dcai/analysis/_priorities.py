@@ -231,6 +231,8 @@ def _action(
     if gap is None:
         return "leave it", "no baseline to compare with (add HLP or a user baseline)"
     inside = row["low"] is not None and row["low"] <= baseline <= row["high"]
+    if gap < -AT_BASELINE:
+        return "leave it", f"{value:.3f} is above the baseline {baseline:.3f}"
     if gap <= AT_BASELINE or inside:
         return "leave it", f"{value:.3f} is at the baseline {baseline:.3f}"
     rate = row["label_issue_rate"]

@@ -49,13 +49,17 @@ def render_html_report(result: ErrorAnalysis) -> str:
         charts.append(_curve_chart(result))
     if result.clean_vs_collect is not None:
         charts.append(_clean_chart(result))
+    from plotly.offline import get_plotlyjs
+
     divs = [
-        chart.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
-        for i, chart in enumerate(charts)
+        chart.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        for chart in charts
     ]
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>dcai analysis of {_e(result.ref)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>dcai analysis of {_e(result.ref)}</title><style>{_STYLE}</style>",
+        # plotly.js once, in the head, so every chart below finds it whatever the order.
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         f"<h1>Error analysis of {_e(result.ref)}</h1>",
         f"<p>audit {_e(result.audit)} · {result.n_examples:,} examples · evaluated on "
         f"{_e(result.evaluated_on)}</p>",
@@ -104,7 +108,12 @@ def _cell(value: Any) -> str:
 def _table(frame: pd.DataFrame) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td class='text'>{_cell(v)}</td>" if isinstance(v, str) else f"<td>{_cell(v)}</td>"
+            for v in row
+        )
+        + "</tr>"
         for row in frame.itertuples(index=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

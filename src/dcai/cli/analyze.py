@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dcai.analysis.workflow import ErrorAnalysis
 from dcai.cli._context import open_workspace
 from dcai.cli._output import console, dcai_warnings_to_stderr, print_json, progress_bar
+
+if TYPE_CHECKING:
+    from dcai.analysis.workflow import ErrorAnalysis
 
 METRICS = ("accuracy", "recall", "f1")
 
