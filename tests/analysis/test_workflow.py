@@ -183,3 +183,15 @@ def test_analyze_cli_json_html_and_check(tmp_path: Path) -> None:
     assert table.returncode == 0 and "What to work on next" in table.stdout
     bad = run_dcai("analyze", "calls", "--metric", "auc", workspace=ws)
     assert bad.returncode == 2 and "--metric must be one of" in bad.stderr
+
+
+def test_a_previous_run_is_a_baseline(analysed: tuple) -> None:
+    ws, ref = analysed
+    first = ws.analyze(ref, n_boot=0, curves=False, discover=False)
+    again = ws.analyze(ref, n_boot=0, curves=False, discover=False, baseline_run=ref)
+    before = first.priorities.set_index("name")
+    after = again.priorities.set_index("name")
+    assert after.loc["all", "baseline"] == pytest.approx(before.loc["all", "value"])
+    assert after.loc["device == car", "baseline_source"].startswith("run (calls@")
+    assert after.loc["device == car", "gap"] == pytest.approx(0.0)
+    assert after.loc["device == car", "action"] == "leave it"

@@ -147,9 +147,11 @@ def analyze(
     discover: bool = True,
     curves: bool = True,
     requirements: str | Path | None = None,
+    baseline_run: str | None = None,
     n_boot: int = 1000,
     repeats: int = 3,
     random_state: int = 0,
+    store: bool = True,
     progress: ProgressCallback | None = None,
 ) -> ErrorAnalysis:
     """Analyse the errors of the newest audit's model on a version (see the module docstring).
@@ -175,6 +177,12 @@ def analyze(
         Search slices automatically; measure the learning curve and clean-vs-collect.
     requirements
         A TOML requirements file to check (:mod:`dcai.analysis._requirements`).
+    baseline_run
+        A version (or dataset) whose newest stored analysis gives each slice's baseline — the
+        previous run to hold this one against; overrides HLP, overridden by ``baselines``.
+    store
+        Store the slice metrics with the version (a report of kind ``analysis``), so a later
+        analysis can use them as its baseline run.
     """
     from dcai.analysis._metrics import classification_metrics
     from dcai.analysis._priorities import priority_table
@@ -246,7 +254,7 @@ def analyze(
         del masks[name]
 
     steps("baselines")
-    base, sources = _baselines(ws, version, baselines, notes)
+    base, sources = _baselines(ws, version, baselines, baseline_run, notes)
     unknown = sorted(set(base) - set(masks) - {"all"})
     for name in unknown:
         notes.append(
@@ -299,6 +307,8 @@ def analyze(
             random_state=random_state,
             source=str(requirements),
         )
+    if store:
+        _store(ws, version, found.short_id, metric, split, table, metrics)
     steps.done()
     return ErrorAnalysis(
         ref=version.ref,
@@ -314,6 +324,32 @@ def analyze(
         requirements=checked,
         masks=masks,
         notes=notes,
+    )
+
+
+def _store(
+    ws: Workspace,
+    version: DatasetVersion,
+    audit: str,
+    metric: str,
+    split: str | None,
+    table: pd.DataFrame,
+    metrics: MetricsReport,
+) -> None:
+    """Keep the slice metrics with the version: the baseline of a later run."""
+    from dcai.labels.reports import store_report
+
+    columns = ["name", "kind", "n", "share", "metric_name", "value", "low", "high"]
+    kept = table[columns].astype({"value": float, "low": float, "high": float})
+    accuracy = metrics.metric("accuracy")
+    store_report(
+        ws,
+        version,
+        "analysis",
+        {"audit": audit, "metric": metric, "split": split},
+        {"accuracy": accuracy.value, "n_slices": len(table)},
+        kept,
+        None,
     )
 
 
@@ -443,6 +479,7 @@ def _baselines(
     ws: Workspace,
     version: DatasetVersion,
     given: Mapping[str, float] | str | Path | None,
+    baseline_run: str | None,
     notes: list[str],
 ) -> tuple[dict[str, float], dict[str, str]]:
     from dcai.labels.reports import latest_report
@@ -469,6 +506,13 @@ def _baselines(
             if name is not None:
                 base[name] = float(row.accuracy)
                 sources[name] = f"hlp ({report.version_ref})"
+    if baseline_run is not None:
+        previous = latest_report(ws, baseline_run, "analysis")
+        table = previous.table
+        for row in table.itertuples():
+            if row.metric_name == previous.params.get("metric") and not pd.isna(row.value):
+                base[str(row.name)] = float(row.value)
+                sources[str(row.name)] = f"run ({previous.version_ref})"
     if given is not None:
         user = load_baselines(given) if isinstance(given, str | Path) else dict(given)
         base.update(user)

@@ -46,6 +46,14 @@ def analyze(
         Path | None,
         typer.Option("--baseline", help="TOML with a [baselines] table (overrides stored HLP)."),
     ] = None,
+    baseline_run: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-run",
+            help="Hold each slice against its metric in the newest stored analysis of this "
+            "version or dataset (a previous run).",
+        ),
+    ] = None,
     metric: Annotated[
         str, typer.Option("--metric", help="Metric of the priority table: accuracy, recall, f1.")
     ] = "accuracy",
@@ -94,6 +102,7 @@ def analyze(
             by=by or (),
             slices=slice_ or (),
             baselines=baseline,
+            baseline_run=baseline_run,
             metric=metric,
             discover=discover,
             curves=curves,

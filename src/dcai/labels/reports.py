@@ -70,7 +70,8 @@ __all__ = [
     "sample_tasks",
 ]
 
-ReportKind = Literal["agreement", "consensus", "hlp"]
+#: ``analysis`` is stored by error analysis (:mod:`dcai.analysis.workflow`): slice metrics.
+ReportKind = Literal["agreement", "consensus", "hlp", "analysis"]
 ConventionTarget = Literal["annotations", "labels"]
 Level = Literal["nominal", "ordinal", "interval"]
 ConsensusMethod = Literal["majority", "dawid_skene", "model_assisted"]
@@ -129,7 +130,7 @@ def annotations_of(version: DatasetVersion) -> pd.DataFrame:
     return version.annotations()
 
 
-def _store(
+def store_report(
     ws: Workspace,
     version: DatasetVersion,
     kind: ReportKind,
@@ -243,7 +244,7 @@ def run_agreement(
         summary = report.to_dict()
         if comparison is not None:
             summary["by"] = {"column": by, "comparison": comparison.to_dict()}
-        _store(
+        store_report(
             ws,
             version,
             "agreement",
@@ -312,7 +313,7 @@ def run_consensus(
         pred_probs.columns = [EXAMPLE_ID, *_typed_classes(version, list(pred_probs.columns[1:]))]
     result = aggregate(annotations, method=method, pred_probs=pred_probs)
     if store:
-        _store(
+        store_report(
             ws,
             version,
             "consensus",
@@ -444,7 +445,7 @@ def run_hlp(
         random_state=random_state,
     )
     if store:
-        _store(
+        store_report(
             ws,
             version,
             "hlp",
