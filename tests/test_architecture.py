@@ -62,6 +62,9 @@ ALGORITHM_MODULES = [
     "analysis/_power_law.py",
     "analysis/_curve_fits.py",
     "analysis/_clean_vs_collect.py",
+    "experiments/_code_version.py",
+    "experiments/_environment.py",
+    "experiments/_where.py",
 ]
 FORBIDDEN_FOR_ALGORITHMS = (
     "dcai.store",

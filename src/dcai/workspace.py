@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from dcai.analysis.workflow import ErrorAnalysis
+    from dcai.experiments.runs import Run
     from dcai.labels._agreement import AgreementReport
     from dcai.labels._agreement_by import AgreementComparison
     from dcai.labels._consensus import ConsensusResult
@@ -283,6 +284,52 @@ class Workspace:
         from dcai.analysis.workflow import analyze
 
         return analyze(self, ref, **kwargs)
+
+    # Runs ------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        experiment: str = "default",
+        dataset: str | None = None,
+        params: dict[str, Any] | None = None,
+        name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        author: str | None = None,
+        capture_code: bool = True,
+    ) -> Run:
+        """Open a run recording code + data + params + results (a context manager)."""
+        from dcai.experiments.runs import start_run
+
+        return start_run(
+            self,
+            experiment=experiment,
+            dataset=dataset,
+            params=params,
+            name=name,
+            tags=tags,
+            author=author,
+            capture_code=capture_code,
+        )
+
+    def runs(
+        self,
+        *,
+        experiment: str | None = None,
+        where: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``)."""
+        from dcai.experiments.query import list_runs
+
+        return list_runs(self, experiment=experiment, where=where, order_by=order_by, limit=limit)
+
+    def run(self, key: str) -> dict[str, Any]:
+        """One run in full (id or unambiguous prefix), JSON-ready."""
+        from dcai.experiments.query import run_detail
+
+        return run_detail(self, key)
 
     # Labels: guidelines ----------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from dcai.store import _tables as t
 __all__ = ["SCHEMA_VERSION", "MetadataStore"]
 
 #: The schema this dcai writes. Workspaces with an older schema are migrated on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _DEFAULT_LOCK_TIMEOUT_S = 30.0
 

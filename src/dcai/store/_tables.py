@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -144,11 +145,94 @@ label_reports = Table(
 )
 Index("ix_label_reports_version", label_reports.c.version_id, label_reports.c.kind)
 
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The run's public id (32 hex digits); its first 8 name it on the command line.
+    Column("run_id", String(32), nullable=False, unique=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # RUNNING | FINISHED | FAILED (CRASHED is derived: RUNNING whose process is gone)
+    Column("status", String(16), nullable=False),
+    Column("version_id", Integer, ForeignKey("dataset_versions.id"), nullable=True),
+    Column("code_json", Text, nullable=False),
+    Column("env_json", Text, nullable=False),
+    Column("diff_object", String(64), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("author", String(200), nullable=False),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("ended_at", String(40), nullable=True),
+    # Updated at every flush: a RUNNING run whose heartbeat stops is reported CRASHED.
+    Column("heartbeat_at", Float, nullable=False),
+)
+Index("ix_runs_experiment", runs.c.experiment_id, runs.c.id)
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("timestamp", Float, nullable=False),
+)
+Index("ix_run_metrics_key", run_metrics.c.run_id, run_metrics.c.key, run_metrics.c.step)
+
+#: The latest value of every metric of every run: what filters and listings read.
+run_latest_metrics = Table(
+    "run_latest_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("step", Integer, nullable=False),
+)
+Index("ix_run_latest_key_value", run_latest_metrics.c.key, run_latest_metrics.c.value)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(500), primary_key=True),
+    Column("object", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
     2: [audits, review_decisions, review_applications],
     3: [guidelines, label_reports],
+    4: [experiments, runs, run_params, run_metrics, run_latest_metrics, run_tags, run_artifacts],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps
@@ -161,4 +245,6 @@ OBJECT_REFERENCES = [
     audits.c.probs_object,
     guidelines.c.content_object,
     label_reports.c.table_object,
+    runs.c.diff_object,
+    run_artifacts.c.object,
 ]

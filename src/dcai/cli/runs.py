@@ -1,0 +1,103 @@
+"""``dcai runs``: list, show and inspect recorded runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from dcai.cli._context import open_workspace
+from dcai.cli._output import console, print_json
+
+app = typer.Typer(
+    help="Runs: code + data + params + results, recorded together.", no_args_is_help=True
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="Only this experiment.")
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option("--where", help='Filter, e.g. "metrics.accuracy > 0.9 and params.C = 1".'),
+    ] = None,
+    order_by: Annotated[
+        str | None,
+        typer.Option("--order-by", help='e.g. "metrics.accuracy desc" (default: newest).'),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 50,
+    json_: JsonOption = False,
+) -> None:
+    """Runs, newest first: status, dataset version, parameters, latest metrics."""
+    ws = open_workspace(ctx)
+    frame = ws.runs(experiment=experiment, where=where, order_by=order_by, limit=limit)
+    if json_:
+        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        print_json({"runs": records})
+        return
+    if frame.empty:
+        console.print("no runs" + (" match" if where or experiment else " yet"))
+        return
+    table = Table(title="Runs", title_justify="left")
+    values_columns = [c for c in frame.columns if c.startswith(("params.", "metrics."))]
+    shown = ["run", "experiment", "status", "dataset", *values_columns[:8]]
+    for column in shown:
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        values = dict(zip(frame.columns, row, strict=True))
+        cells = []
+        for column in shown:
+            value = values[column]
+            if column == "run":
+                value = str(value)[:8]
+            if isinstance(value, float):
+                value = "—" if value != value else f"{value:.4g}"
+            cells.append(escape("—" if value is None else str(value)))
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    run: Annotated[
+        str, typer.Argument(help="Run id (or a unique prefix of at least 4 characters).")
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """One run: status, dataset version, code version, parameters, metrics, tags, artifacts."""
+    ws = open_workspace(ctx)
+    detail = ws.run(run)
+    if json_:
+        print_json(detail)
+        return
+    code = detail["code"]
+    console.print(
+        f"run [bold]{detail['id'][:8]}[/] · {escape(detail['experiment'])} · {detail['status']} · "
+        f"data {escape(str(detail['dataset']))}"
+    )
+    if code.get("kind") == "git":
+        console.print(
+            f"code: {code.get('commit', '')[:12]} on {escape(str(code.get('branch')))}"
+            + (" [yellow](dirty)[/]" if code.get("dirty") else "")
+        )
+    else:
+        console.print(f"code: {escape(str(code.get('kind')))}")
+    for title, values in (
+        ("params", detail["params"]),
+        ("metrics", detail["metrics"]),
+        ("tags", detail["tags"]),
+    ):
+        if values:
+            console.print(
+                f"{title}: " + ", ".join(f"{escape(k)}={escape(str(v))}" for k, v in values.items())
+            )
+    if detail["error"]:
+        console.print(f"[red]error:[/] {escape(detail['error'].strip().splitlines()[-1])}")
