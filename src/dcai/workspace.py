@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from dcai.analysis.workflow import ErrorAnalysis
     from dcai.experiments.runs import Run
+    from dcai.experiments.train import TrainResult
     from dcai.labels._agreement import AgreementReport
     from dcai.labels._agreement_by import AgreementComparison
     from dcai.labels._consensus import ConsensusResult
@@ -311,6 +312,13 @@ class Workspace:
             author=author,
             capture_code=capture_code,
         )
+
+    def train(self, ref: str, **kwargs: Any) -> TrainResult:
+        """Fit a recipe on the train split, evaluate on dev, record a run (see
+        :func:`dcai.experiments.train.train`)."""
+        from dcai.experiments.train import train
+
+        return train(self, ref, **kwargs)
 
     def runs(
         self,

@@ -43,6 +43,7 @@ app.add_typer(runs_cli.app, name="runs")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)
+app.command("train")(runs_cli.train)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75

@@ -101,3 +101,50 @@ def show(
             )
     if detail["error"]:
         console.print(f"[red]error:[/] {escape(detail['error'].strip().splitlines()[-1])}")
+
+
+def train(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="The version to train on (needs a train/dev split).")],
+    recipe: Annotated[
+        str, typer.Option("--recipe", help="logreg, hgb, rf, tfidf-logreg, or module:callable.")
+    ] = "logreg",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="A model parameter, key=value (repeatable).")
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", "-e", help="Experiment (default: the dataset name)."),
+    ] = None,
+    test: Annotated[bool, typer.Option("--test", help="Also evaluate on the test split.")] = False,
+    overfit_check: Annotated[
+        bool,
+        typer.Option("--overfit-check", help="First check the recipe can fit a small subset."),
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the model and intervals.")] = 0,
+    json_: JsonOption = False,
+) -> None:
+    """Fit a recipe on REF's train split, evaluate on dev, and record it as a run."""
+    from dcai.experiments.recipes import parse_param
+
+    params = dict(parse_param(p) for p in (param or []))
+    ws = open_workspace(ctx)
+    result = ws.train(
+        ref,
+        recipe=recipe,
+        params=params,
+        experiment=experiment,
+        test=test,
+        overfit_check=overfit_check,
+        random_state=seed,
+    )
+    if json_:
+        print_json(result.to_dict())
+        return
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if v is not None)
+    console.print(f"run [bold]{result.run[:8]}[/] · {escape(recipe)} · dev: {shown}")
+    base = ", ".join(f"{k} {v:.3f}" for k, v in result.baselines.items() if v is not None)
+    console.print(f"baselines: {base}")
+    console.print(f"model artifact: {result.model_artifact[:12]}")
+    for note in result.notes:
+        console.print(f"[dim]note: {escape(note)}[/]")
