@@ -148,3 +148,50 @@ def train(
     console.print(f"model artifact: {result.model_artifact[:12]}")
     for note in result.notes:
         console.print(f"[dim]note: {escape(note)}[/]")
+
+
+@app.command("compare")
+def compare(
+    ctx: typer.Context,
+    runs: Annotated[
+        list[str], typer.Argument(help="Two or more runs; the first is the reference.")
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """Parameters that differ, metrics side by side (paired interval on shared dev examples),
+    and the code and data differences between the runs."""
+    from dcai.experiments.compare import compare_runs
+
+    ws = open_workspace(ctx)
+    result = compare_runs(ws, runs)
+    if json_:
+        print_json(result)
+        return
+    ids = result["runs"]
+    table = Table(title="Metrics", title_justify="left")
+    table.add_column("metric")
+    for run_id in ids:
+        table.add_column(run_id, justify="right")
+    for key, values in result["metrics"].items():
+        table.add_row(escape(key), *["—" if values[i] is None else f"{values[i]:.4f}" for i in ids])
+    console.print(table)
+    for key, values in result["params"].items():
+        console.print(f"param {escape(key)}: " + " vs ".join(escape(str(values[i])) for i in ids))
+    for pair in result["pairs"]:
+        paired = pair["paired"]
+        if paired is not None:
+            verdict = "real" if paired["real"] else "within noise"
+            console.print(
+                f"{pair['b']} − {pair['a']}: accuracy {paired['difference'] * 100:+.1f} points "
+                f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] on "
+                f"{paired['n_shared']:,} shared dev examples ({verdict})"
+            )
+        data = pair["data"]
+        if data and "lineage" in data:
+            counts = ", ".join(f"{k} {v}" for k, v in data.items() if k != "lineage" and v)
+            console.print(f"data {pair['a']} → {pair['b']}: {counts or 'same examples'}")
+            for step in data["lineage"]:
+                console.print(f"  · {escape(step)}")
+        code = pair["code"]
+        if not (code["same_commit"] and code["same_diff"]):
+            console.print(f"code differs: {code['a']['commit']} → {code['b']['commit']}")
