@@ -57,6 +57,7 @@ bench: bench-env
 	$(BENCH_BIN)/python benchmarks/consensus.py
 	$(BENCH_BIN)/python benchmarks/slices.py
 	$(BENCH_BIN)/python benchmarks/clean_vs_collect.py
+	$(BENCH_BIN)/python benchmarks/tracking.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ dcai never imports MLflow; this script does, in the separate benchmark environme
 Every measurement runs in a fresh child process (so its peak RSS belongs to it alone) against
 a fresh store in a temporary directory: a dcai workspace, or MLflow with
 ``mlflow.set_tracking_uri("sqlite:///…/mlflow.db")``. Steps: per-call ``start_run`` + end,
-``log_param`` and ``log_metric`` (mean over ``--calls`` calls), 1,000 ``log_metric`` calls one
+``log_param`` and ``log_metric`` (mean over 200 calls), 1,000 ``log_metric`` calls one
 by one in one run (until the run's end returns, so dcai's final flush is included), 100 runs ×
 30 values, and a filtered search (``metrics.m > 0.5 and params.p = 3``; MLflow:
 ``params.p = '3'``) over 1,000 and 30,000 runs. The 30,000-run stores are populated as fast as
@@ -199,6 +199,12 @@ def child_populate(tool: str, store: str, n: int, budget: float) -> dict[str, An
     start = time.perf_counter()
     done = 0
     if tool == "dcai":
+        import dcai.experiments.runs as dcai_runs
+
+        # Workaround: with the 1-second background flusher on, start_run's own flush can race
+        # it and insert a run's params twice (UNIQUE constraint failed: run_params) — a dcai
+        # bug seen after ~2,000 back-to-back runs. Each run is flushed by start_run and end.
+        dcai_runs.FLUSH_INTERVAL_S = 1e9
         ws = handle
         for i in range(n):
             params, metrics = _run_values(i)
@@ -264,10 +270,10 @@ def _store(tmp: Path, name: str) -> str:
     return str(tmp / name)
 
 
-def measure(quick: bool) -> dict[str, Any]:
+def measure(quick: bool, large: int | None, mlflow_budget: float | None) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
-    large = QUICK_LARGE if quick else FULL_LARGE
-    mlflow_budget = QUICK_MLFLOW_BUDGET_S if quick else MLFLOW_BUDGET_S
+    large = large or (QUICK_LARGE if quick else FULL_LARGE)
+    mlflow_budget = mlflow_budget or (QUICK_MLFLOW_BUDGET_S if quick else MLFLOW_BUDGET_S)
     res: dict[str, Any] = {"sizes": sizes, "large": large, "budget": mlflow_budget}
     with tempfile.TemporaryDirectory(prefix="dcai-tracking-") as tmp_name:
         tmp = Path(tmp_name)
@@ -424,7 +430,7 @@ def render(res: dict[str, Any], quick: bool) -> str:
         "match), populated as fast as each public API allows — dcai: `start_run(params=…)` + "
         "`log_metrics` + `end`; MLflow: `MlflowClient.create_run` + `log_batch` + "
         f"`set_terminated` — the two large stores side by side (2 processes at once); MLflow's "
-        f"population stops after {res['budget'] / 60:.0f} minutes. `import` is the time of the "
+        f"population stops after {res['budget'] / 60:.0f} min. `import` is the time of the "
         f"import statement in a fresh process, median of {IMPORT_REPEATS}.",
         "",
         "| step | dcai | dcai peak RSS | MLflow | MLflow peak RSS | MLflow / dcai |",
@@ -449,7 +455,7 @@ def render(res: dict[str, Any], quick: bool) -> str:
     if big["mlflow"] < res["large"]:
         lines.append(
             f"MLflow reached {big['mlflow']:,} of {res['large']:,} runs within its "
-            f"{res['budget'] / 60:.0f}-minute budget, so its large search ran over "
+            f"{res['budget'] / 60:.0f}-min budget, so its large search ran over "
             f"{big['mlflow']:,} runs."
         )
     lines += ["", "| target | measured | |", "|---|---:|---|"]
@@ -463,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for development")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--large", type=int, help="runs in the large stores (default 30,000)")
+    parser.add_argument("--mlflow-budget", type=float, help="seconds to populate MLflow's")
     parser.add_argument("--json", help="also write the raw figures to this file")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -483,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
         os._exit(0)  # skip MLflow's / dcai's exit hooks: the step is measured
-    res = measure(args.quick)
+    res = measure(args.quick, args.large, args.mlflow_budget)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2), encoding="utf-8")
     section = render(res, args.quick)

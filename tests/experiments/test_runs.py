@@ -161,3 +161,22 @@ def test_runs_cli(ws: dcai.Workspace) -> None:
     assert shown["dataset"].startswith("toy@") and shown["metrics"] == {"accuracy": 0.9}
     bad = run_dcai("runs", "list", "--where", "metrics.accuracy >", workspace=ws.path)
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+def test_concurrent_flushes_of_one_run_write_each_value_once(ws: dcai.Workspace) -> None:
+    import threading
+
+    run = ws.start_run(experiment="race", capture_code=False)
+    for round_ in range(5):
+        run.log_params({f"p{round_}_{i}": i for i in range(20)})
+        for i in range(100):
+            run.log_metric("m", float(i))
+        threads = [threading.Thread(target=run.flush) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    run.end()
+    detail = ws.run(run.id)
+    assert len(detail["params"]) == 100
+    assert len(metric_history(ws, run.id, "m")) == 500

@@ -85,7 +85,9 @@ class Run:
         self._metrics: list[tuple[str, float, int, float]] = []
         self._steps: dict[str, int] = {}
         self._tags: dict[str, str] = {}
+        self._written: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._last_write = time.time()
         _OPEN_RUNS.add(self)
         _ensure_flusher()
@@ -202,20 +204,41 @@ class Run:
     # Writing -----------------------------------------------------------------------------
 
     def flush(self, *, heartbeat: bool = True) -> None:
-        """Write buffered parameters, metrics and tags in one transaction."""
-        with self._lock:
-            params, self._params_written = self._params, getattr(self, "_params_written", {})
-            new_params = {k: v for k, v in params.items() if k not in self._params_written}
-            metrics, self._metrics = self._metrics, []
-            tags, self._tags = self._tags, {}
-        if not (new_params or metrics or tags or heartbeat):
-            return
-        now = time.time()
+        """Write buffered parameters, metrics and tags in one transaction.
+
+        Flushes of one run are serialised (the background thread and the caller may flush at
+        the same time); if the transaction fails, the values go back into the buffer.
+        """
+        with self._flush_lock:
+            with self._lock:
+                new_params = {k: v for k, v in self._params.items() if k not in self._written}
+                metrics, self._metrics = self._metrics, []
+                tags, self._tags = self._tags, {}
+            if not (new_params or metrics or tags or heartbeat):
+                return
+            now = time.time()
+            try:
+                self._write(new_params, metrics, tags, now)
+            except BaseException:
+                with self._lock:
+                    self._metrics[:0] = metrics
+                    self._tags = {**tags, **self._tags}
+                raise
+            self._written.update(new_params)
+            self._last_write = now
+
+    def _write(
+        self,
+        params: dict[str, str],
+        metrics: list[tuple[str, float, int, float]],
+        tags: dict[str, str],
+        now: float,
+    ) -> None:
         with self._ws.meta.transaction() as conn:
-            if new_params:
+            if params:
                 conn.execute(
                     t.run_params.insert(),
-                    [{"run_id": self._pk, "key": k, "value": v} for k, v in new_params.items()],
+                    [{"run_id": self._pk, "key": k, "value": v} for k, v in params.items()],
                 )
             if metrics:
                 conn.execute(
@@ -234,14 +257,10 @@ class Run:
                 )
                 conn.execute(t.run_tags.insert().values(run_id=self._pk, key=key, value=value))
             conn.execute(update(t.runs).where(t.runs.c.id == self._pk).values(heartbeat_at=now))
-        self._params_written.update(new_params)
-        self._last_write = now
 
     def _due(self) -> bool:
         with self._lock:
-            pending = bool(self._metrics or self._tags) or len(self._params) > len(
-                getattr(self, "_params_written", {})
-            )
+            pending = bool(self._metrics or self._tags) or len(self._params) > len(self._written)
         return pending or time.time() - self._last_write >= HEARTBEAT_S
 
     def end(self, status: str = "FINISHED", error: str | None = None) -> None:
