@@ -53,6 +53,7 @@ bench-env: $(BENCH_STAMP)
 bench: bench-env
 	$(BENCH_BIN)/python benchmarks/ingest.py
 	$(BENCH_BIN)/python benchmarks/label_issues.py
+	$(BENCH_BIN)/python benchmarks/audit_digits.py
 	$(BENCH_BIN)/python benchmarks/outliers_duplicates.py
 	$(BENCH_BIN)/python benchmarks/consensus.py
 	$(BENCH_BIN)/python benchmarks/slices.py
