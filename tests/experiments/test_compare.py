@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import dcai
 from dcai.experiments.compare import compare_runs
@@ -40,5 +41,22 @@ def test_compare_two_data_versions(tmp_workspace: dcai.Workspace) -> None:
     out = run_dcai("runs", "compare", run_a.run, run_b.run, "--json", workspace=tmp_workspace.path)
     assert out.returncode == 0, out
     assert json.loads(out.stdout)["pairs"][0]["data"]["relabeled"] == pair["data"]["relabeled"]
+    view = json.loads(
+        run_dcai(
+            "runs",
+            "data-view",
+            "--recipe",
+            "logreg",
+            "--dataset",
+            "d",
+            "--json",
+            workspace=tmp_workspace.path,
+        ).stdout
+    )
+    assert [r["run"] for r in view["rows"]] == [run_a.run, run_b.run]
+    assert [r["operation"] for r in view["rows"]] == ["split", "add"]
+    assert view["rows"][1]["change"] == pytest.approx(
+        view["rows"][1]["metric"] - view["rows"][0]["metric"]
+    )
     single = run_dcai("runs", "compare", run_a.run, workspace=tmp_workspace.path)
     assert single.returncode == 2 and "two or more runs" in single.stderr

@@ -195,3 +195,40 @@ def compare(
         code = pair["code"]
         if not (code["same_commit"] and code["same_diff"]):
             console.print(f"code differs: {code['a']['commit']} → {code['b']['commit']}")
+
+
+@app.command("data-view")
+def data_view(
+    ctx: typer.Context,
+    recipe: Annotated[str, typer.Option("--recipe", help="The recipe whose runs to line up.")],
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Only this dataset.")] = None,
+    metric: Annotated[str, typer.Option("--metric", help="The metric to follow.")] = "accuracy",
+    json_: JsonOption = False,
+) -> None:
+    """The same recipe, parameters and code on each dataset version, in lineage order: which
+    data change bought which gain."""
+    from dcai.experiments.data_view import data_view as build
+
+    ws = open_workspace(ctx)
+    view = build(ws, recipe=recipe, dataset=dataset, metric=metric)
+    if json_:
+        print_json(view)
+        return
+    table = Table(
+        title=f"{escape(recipe)}: {escape(metric)} by dataset version", title_justify="left"
+    )
+    for column in ("version", "operation", "message", metric, "change", "run"):
+        table.add_column(column, justify="right" if column in (metric, "change") else "left")
+    for row in view["rows"]:
+        change = row["change"]
+        table.add_row(
+            escape(row["dataset"].split("@")[0] + f"@v{row['seq']}"),
+            escape(row["operation"]),
+            escape(row["message"]),
+            "—" if row["metric"] is None else f"{row['metric']:.4f}",
+            "—" if change is None else f"{change * 100:+.1f} points",
+            row["run"][:8],
+        )
+    console.print(table)
+    if view["left_out"]:
+        console.print(f"[dim]{view['left_out']} run(s) with other parameters or code left out[/]")
