@@ -126,3 +126,18 @@ def machine() -> str:
     except OSError:
         pass
     return f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}; {cpu})"
+
+
+def dispatch_child(parser: Any, child: list[str] | None, children: dict[str, Any]) -> bool:
+    """Run the hidden ``--child KIND ARGS…`` step a benchmark starts in a fresh process.
+
+    Prints the step's JSON result and returns True when ``child`` was given (the caller then
+    exits), False otherwise.
+    """
+    if not child:
+        return False
+    kind, *rest = child
+    if kind not in children:
+        parser.error(f"unknown child step {kind!r}")
+    print(json.dumps(children[kind](rest)))
+    return True

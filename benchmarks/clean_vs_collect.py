@@ -28,7 +28,6 @@ Each data set runs in its own child process; the results replace the "Clean vs c
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import machine, run_step, write_section
+from _common import dispatch_child, machine, run_step, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -553,11 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help=f"seeds per data set (default {SEEDS})")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        kind, *rest = args.child
-        if kind not in CHILDREN:
-            parser.error(f"unknown child step {kind!r}")
-        print(json.dumps(CHILDREN[kind](rest)))
+    if dispatch_child(parser, args.child, CHILDREN):
         return 0
     n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else SEEDS)
     if n_seeds < 1:

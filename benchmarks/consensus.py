@@ -33,7 +33,6 @@ seed, up to 10,000 labels, speed at 100,000 labels) is for development.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
@@ -43,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import machine, mb, peak_rss_bytes, run_child, write_section
+from _common import dispatch_child, machine, mb, peak_rss_bytes, run_child, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -590,7 +589,10 @@ def _time_table(cells: Sequence[Cell]) -> list[str]:
         walls = []
         for key in keys:
             wall = c.wall(key)
-            walls.append("stopped" if key in c.stopped and wall != wall else f"{wall:.2f}")
+            if wall == wall:
+                walls.append(f"{wall:.2f}")
+            else:  # not measured: the peer was stopped at its time limit
+                walls.append("stopped" if key in c.stopped else "–")
         lines.append(f"| {c.k} | {c.n_labels:,} | " + " | ".join(walls) + " |")
     return lines
 
@@ -753,11 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        kind, *rest = args.child
-        if kind not in CHILDREN:
-            parser.error(f"unknown child step {kind!r}")
-        print(json.dumps(CHILDREN[kind](rest)))
+    if dispatch_child(parser, args.child, CHILDREN):
         return 0
     n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else SEEDS)
     if n_seeds < 1:

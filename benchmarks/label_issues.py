@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import json
 import os
 import re
 import resource
@@ -47,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _common import MB, machine, mb, peak_rss_bytes, run_child, write_section
+from _common import MB, dispatch_child, machine, mb, peak_rss_bytes, run_child, write_section
 from _common import versions as package_versions
 
 if TYPE_CHECKING:
@@ -938,11 +937,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        kind, *rest = args.child
-        if kind not in CHILDREN:
-            parser.error(f"unknown child step {kind!r}")
-        print(json.dumps(CHILDREN[kind](rest)))
+    if dispatch_child(parser, args.child, CHILDREN):
         return 0
     n_seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else SEEDS)
     if n_seeds < 1:
