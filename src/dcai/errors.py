@@ -7,7 +7,9 @@
     │   └── SchemaError                a column is missing, mistyped or misdeclared
     ├── UnknownRefError (LookupError)  a dataset, version or object that does not exist
     ├── WorkspaceError                 the workspace is missing, damaged or too new
-    │   └── WorkspaceBusyError         another process holds the write lock: retry
+    │   ├── WorkspaceBusyError         another process holds the write lock: retry
+    │   ├── CorruptObjectError         a stored object does not match its hash
+    │   └── StorageError               a store cannot be written (full, read-only, denied)
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
     DcaiWarning (UserWarning)          something dcai did differently from what was asked
@@ -33,12 +35,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CorruptObjectError",
     "DcaiError",
     "DcaiWarning",
     "FallbackWarning",
     "InvalidInputError",
     "MissingDependencyError",
     "SchemaError",
+    "StorageError",
     "UnknownRefError",
     "WorkspaceBusyError",
     "WorkspaceError",
@@ -127,6 +131,18 @@ class WorkspaceError(DcaiError):
 
 class WorkspaceBusyError(WorkspaceError):
     """Another process holds the workspace's write lock; the operation can be retried."""
+
+
+class CorruptObjectError(WorkspaceError):
+    """A stored object's bytes do not hash to its name: damaged, or replaced by other bytes.
+
+    Nothing read from such an object is ever used; ``dcai verify`` lists every one.
+    """
+
+
+class StorageError(WorkspaceError):
+    """A store cannot be written: the disk is full, the file system is read-only, or
+    permission is denied. Nothing was committed; free space or fix permissions and retry."""
 
 
 class MissingDependencyError(DcaiError, ImportError):

@@ -43,7 +43,7 @@ from dcai.data.versions import (
 )
 from dcai.errors import WorkspaceError
 from dcai.labels.annotations import import_annotations
-from dcai.store import MetadataStore, open_object_store
+from dcai.store import MetadataStore, open_object_store, sqlite_file
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 from dcai.store._objects import LocalObjectStore
 
@@ -69,8 +69,27 @@ if TYPE_CHECKING:
     )
     from dcai.quality.audit import Audit
     from dcai.quality.review import Review
+    from dcai.store._backup import BackupReport
+    from dcai.store._verify import VerifyReport
 
 __all__ = ["Workspace"]
+
+
+def _refuse_missing_database(settings: Settings) -> None:
+    """Never answer a lost metadata database with a fresh, empty one beside existing data."""
+    database = sqlite_file(settings.metadata_url)
+    if database is None or Path(database).exists():
+        return
+    objects = Path(settings.objects_url) / "sha256"
+    if "://" in settings.objects_url or not objects.is_dir():
+        return
+    if any(True for _ in objects.glob("*/*")):
+        raise WorkspaceError(
+            "the metadata database is missing but the workspace holds stored objects",
+            path=database,
+            hint="Restore the database from a backup (made with `dcai backup DEST`); dcai "
+            "will not start an empty database over existing data.",
+        )
 
 
 class Workspace:
@@ -106,6 +125,7 @@ class Workspace:
                 )
             self._create_files()
         self.settings = Settings.load(self.path, metadata_url=metadata_url, objects_url=objects_url)
+        _refuse_missing_database(self.settings)
         self.meta = MetadataStore(self.settings.metadata_url)
         self.objects = open_object_store(self.settings.objects_url)
 
@@ -227,12 +247,16 @@ class Workspace:
         name: str,
         *,
         query: str | None = None,
-        where: Callable[[pd.DataFrame], Any] | None = None,
+        where: str | Callable[[pd.DataFrame], Any] | None = None,
         example_ids: Iterable[Any] | None = None,
         message: str = "",
         author: str | None = None,
     ) -> DatasetVersion:
-        """Commit a child version whose examples chosen by one rule carry tag ``name``."""
+        """Commit a child version whose examples chosen by one rule carry tag ``name``.
+
+        ``query`` (or ``where`` given as text) is parsed by :mod:`dcai.data._query` and
+        never executed; ``where`` as a function is your own Python code, run as it is.
+        """
         from dcai.data.tags import tag_examples
 
         return tag_examples(
@@ -273,9 +297,11 @@ class Workspace:
         *,
         format: ExportFormat | None = None,
         annotations: bool = False,
+        force: bool = False,
     ) -> Path:
-        """Write a version's rows (or annotations) to a file."""
-        return export_version(self, ref, path, format=format, annotations=annotations)
+        """Write a version's rows (or annotations) to a file; never inside the workspace, and
+        over an existing file only with ``force=True`` (see :func:`export_version`)."""
+        return export_version(self, ref, path, format=format, annotations=annotations, force=force)
 
     # Error analysis --------------------------------------------------------------------
 
@@ -338,6 +364,19 @@ class Workspace:
         from dcai.experiments.query import run_detail
 
         return run_detail(self, key)
+
+    def load_model(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
+        """The fitted model a run stored (``ref``: a run id or unambiguous prefix).
+
+        Every loader — CLI, serving, export — goes through here: the artifact's bytes are
+        checked against their sha256 and only an exact list of types is constructed
+        (:data:`dcai.experiments.model_files.TRUSTED_TYPES`); a ``module:callable`` recipe's
+        model that holds other types loads only when those exact names are given in
+        ``trusted``.
+        """
+        from dcai.experiments.model_files import load_model
+
+        return load_model(self, ref, trusted=trusted)
 
     # Labels: guidelines ----------------------------------------------------------------
 
@@ -478,8 +517,10 @@ class Workspace:
         strategy: SampleStrategy = "stratified",
         format: str | None = None,
         random_state: int = 0,
+        force: bool = False,
     ) -> pd.DataFrame:
-        """Choose ``n`` examples for independent re-labeling and write a task file."""
+        """Choose ``n`` examples for independent re-labeling and write a task file (outside
+        the workspace; over an existing file only with ``force``)."""
         from dcai.labels.reports import sample_tasks
 
         return sample_tasks(
@@ -490,6 +531,7 @@ class Workspace:
             strategy=strategy,
             format=format,
             random_state=random_state,
+            force=force,
         )[0]
 
     def label_reports(self, ref: str, *, kind: str | None = None) -> list[LabelReport]:
@@ -547,8 +589,36 @@ class Workspace:
 
     # Maintenance --------------------------------------------------------------------
 
+    def verify(
+        self,
+        *,
+        repair: bool = False,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        progress: ProgressCallback | None = None,
+    ) -> VerifyReport:
+        """Check every object against its hash, the database's integrity and the references
+        both ways (see :mod:`dcai.store._verify`); ``repair`` removes only old orphans."""
+        from dcai.store._verify import verify_workspace
+
+        return verify_workspace(
+            self.meta, self.objects, repair=repair, grace_seconds=grace_seconds, progress=progress
+        )
+
+    def backup(self, dest: str | Path, *, progress: ProgressCallback | None = None) -> BackupReport:
+        """Write a consistent copy of this workspace to the new folder ``dest``, which
+        ``Workspace(dest)`` (or ``dcai -w DEST``) opens."""
+        from dcai.store._backup import backup_workspace
+
+        return backup_workspace(
+            self.meta, self.objects, Path(dest), workspace_root=self.path, progress=progress
+        )
+
     def gc(
-        self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, dry_run: bool = False
+        self,
+        *,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        dry_run: bool = False,
+        force: bool = False,
     ) -> GcReport:
         """Remove stored objects that no version references (left by killed or failed commits).
 
@@ -562,5 +632,5 @@ class Workspace:
                 hint="Use the object store's own lifecycle rules meanwhile.",
             )
         return collect_garbage(
-            self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run
+            self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run, force=force
         )

@@ -154,6 +154,7 @@ def test_analyze_cli_json_html_and_check(tmp_path: Path) -> None:
     requirements = tmp_path / "req.toml"
     requirements.write_text('[[requirement]]\nmetric = "accuracy"\neach = "device"\nmin = 0.8\n')
     html = tmp_path / "out" / "report.html"
+    html.parent.mkdir()  # --html no longer creates missing folders
     out = run_dcai(
         "analyze",
         "calls",

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 import dcai
-from dcai.errors import InvalidInputError
+from dcai.errors import CorruptObjectError, InvalidInputError
+from dcai.experiments.model_files import MODEL_ARTIFACT
 from dcai.experiments.train import load_model
 from tests.conftest import run_dcai
 
@@ -47,7 +48,7 @@ def test_recipes_train_evaluate_and_store_a_loadable_model(
     detail = split_ws.run(result.run)
     assert detail["status"] == "FINISHED" and detail["params"]["recipe"] == recipe
     names = {a["name"] for a in detail["artifacts"]}
-    assert {"metrics.json", "predictions.parquet", "model.skops"} <= names
+    assert {"metrics.json", "predictions.parquet", MODEL_ARTIFACT} <= names
     model = load_model(split_ws, result.run)
     frame = split_ws.dataset("toy").to_pandas()
     dev = frame[frame["split"] == "dev"]
@@ -60,7 +61,7 @@ def test_a_tampered_model_is_refused(split_ws: dcai.Workspace) -> None:
     path = Path(split_ws.objects.local_path(result.model_artifact))
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"x")
-    with pytest.raises(InvalidInputError, match="does not match its hash"):
+    with pytest.raises(CorruptObjectError, match="damaged or was replaced"):
         load_model(split_ws, result.run)
 
 

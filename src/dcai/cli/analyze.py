@@ -73,6 +73,9 @@ def analyze(
     html: Annotated[
         Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the --html file if it exists.")
+    ] = False,
     boot: Annotated[int, typer.Option("--boot", help="Bootstrap replicates for intervals.")] = 1000,
     repeats: Annotated[int, typer.Option("--repeats", help="Fits per learning-curve size.")] = 3,
     seed: Annotated[int, typer.Option("--seed", help="Seed for intervals and subsets.")] = 0,
@@ -85,7 +88,9 @@ def analyze(
     performance and the labelers' annotations; prints the metrics, the priority table (one row
     per slice, by potential gain), the slices found automatically, the learning curve and the
     clean-vs-collect verdict. With --check, exits 1 when a requirement fails (a CI gate).
+    --html refuses an existing file unless --force (checked before the analysis runs).
     """
+    from dcai._user_files import check_output_path, write_user_bytes
     from dcai.errors import InvalidInputError
 
     if metric not in METRICS:
@@ -94,6 +99,8 @@ def analyze(
             hint="e.g. --metric recall",
         )
     ws = open_workspace(ctx)
+    if html is not None:
+        check_output_path(html, workspace=ws, force=force)
     with dcai_warnings_to_stderr(), progress_bar(f"analysing {ref}") as progress:
         result = ws.analyze(
             ref,
@@ -113,9 +120,10 @@ def analyze(
             progress=progress,
         )
     if html is not None:
-        from dcai.analysis.html import write_html_report
+        from dcai.analysis.html import render_html_report
 
-        write_html_report(result, html)
+        page = render_html_report(result).encode("utf-8")
+        write_user_bytes(html, page, workspace=ws, force=force)
     if json_:
         data = result.to_dict()
         if html is not None:

@@ -56,16 +56,30 @@ def add(
         list[str] | None,
         typer.Option("--meta", help="A metadata column, not a model input (repeatable)."),
     ] = None,
+    sep: Annotated[
+        str | None,
+        typer.Option(
+            "--sep",
+            help="Field separator of a CSV/TSV file, e.g. ';' or '\\t' (default: ',' for .csv, "
+            "tab for .tsv).",
+        ),
+    ] = None,
     message: MessageOption = "",
     author: AuthorOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Add FILE as the next version of dataset NAME (identical content is stored once)."""
     ws = open_workspace(ctx)
+    source: Any = file  # the path, or the table read with --sep
+    if sep is not None:
+        from dcai.data._readers import SOURCE_ATTR, read_table
+
+        source = read_table(file, sep=_separator(sep))
+        source.attrs[SOURCE_ATTR] = str(file.resolve())
     with progress_bar(f"adding {file.name}") as progress:
         version = ws.add_dataset(
             name,
-            file,
+            source,
             label=label,
             id=id,
             text=text or (),
@@ -101,6 +115,17 @@ def add(
         f"meta: {escape(', '.join(roles.meta)) or '—'}"
         + (f"  tags: {escape(', '.join(roles.tags))}" if roles.tags else "")
     )
+
+
+def _separator(text: str) -> str:
+    """``--sep`` as typed: ``\\t`` or ``tab`` mean a tab."""
+    sep = {"\\t": "\t", "tab": "\t", "\\|": "|"}.get(text.lower(), text)
+    if not sep or sep in ("\n", "\r", '"'):
+        raise InvalidInputError(
+            f"cannot use {text!r} as the field separator",
+            hint="Give one character, e.g. --sep ';' or --sep '\\t' for a tab.",
+        )
+    return sep
 
 
 @app.command("list")
@@ -260,12 +285,17 @@ def export(
     annotations: Annotated[
         bool, typer.Option("--annotations", help="Export the annotations instead of the rows.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Write a version's rows (with example_id and split) or its annotations to a file."""
+    """Write a version's rows (with example_id and split) or its annotations to a file.
+
+    OUT must be outside the workspace and not a device or folder; an existing file is
+    replaced only with --force.
+    """
     ws = open_workspace(ctx)
     version = ws.dataset(ref)
-    path = ws.export(ref, out, format=format, annotations=annotations)  # type: ignore[arg-type]
+    path = ws.export(ref, out, format=format, annotations=annotations, force=force)  # type: ignore[arg-type]
     if json_:
         print_json(
             {
@@ -339,7 +369,11 @@ def tag(
     tag_name: Annotated[str, typer.Argument(metavar="TAG", help="Tag name, e.g. car_noise.")],
     query: Annotated[
         str | None,
-        typer.Option("--query", "-q", help='A pandas query over the columns, e.g. "snr_db < 5".'),
+        typer.Option(
+            "--query",
+            "-q",
+            help='A query over the columns, parsed and never executed, e.g. "snr_db < 5".',
+        ),
     ] = None,
     ids: Annotated[
         str | None, typer.Option("--ids", help="Example ids to tag by hand, comma-separated.")

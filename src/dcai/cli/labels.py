@@ -393,11 +393,15 @@ def conventions(
         typer.Option("--apply", help="Commit a child version with these approved rules (JSON)."),
     ] = None,
     message: Annotated[str, typer.Option("--message", "-m", help="Why (with --apply).")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Find variants of free-text labels that should be one (case, whitespace, ellipses,
-    fillers, unicode, spelling), per labeler; propose rules; --apply approved rules."""
-    from dcai._atomic import atomic_write_bytes
+    fillers, unicode, spelling), per labeler; propose rules; --apply approved rules.
+    --save-rules refuses an existing file unless --force."""
+    from dcai._user_files import check_output_path, write_user_bytes
     from dcai.labels._conventions import ConventionRules
     from dcai.labels.reports import (
         apply_conventions_version,
@@ -420,9 +424,16 @@ def conventions(
             f"[green]committed[/] [bold cyan]{version.ref}[/]: {version.params['changed']:,} texts rewritten"
         )
         return
+    if save_rules is not None:
+        check_output_path(save_rules, workspace=ws, force=force)
     chosen, report = find_conventions(ws, ref, target=_choice(target, _TARGETS, "--target"))
     if save_rules is not None:
-        atomic_write_bytes(save_rules, json.dumps(report.rules.to_dict(), indent=2).encode())
+        write_user_bytes(
+            save_rules,
+            json.dumps(report.rules.to_dict(), indent=2).encode(),
+            workspace=ws,
+            force=force,
+        )
     if json_:
         print_json({"target": chosen, **convention_report_dict(report)})
         return
@@ -476,17 +487,25 @@ def sample(
         str | None, typer.Option("--format", help="csv, jsonl or labelstudio.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Choose N examples for independent re-labeling and write a task file for labelers."""
+    """Choose N examples for independent re-labeling and write a task file for labelers
+    (an existing --out file is replaced only with --force)."""
+    from dcai.labels.reports import sample_tasks
+
     ws = open_workspace(ctx)
-    chosen = ws.sample_for_labeling(
+    chosen, _ = sample_tasks(
+        ws,
         ref,
         n,
         out,
         strategy=_choice(strategy, ("stratified", "uncertainty", "label_issues"), "--strategy"),
         format=format,
         random_state=seed,
+        force=force,
     )
     if json_:
         print_json(
@@ -510,14 +529,20 @@ def export(
     format: Annotated[
         str | None, typer.Option("--format", help="csv, jsonl or labelstudio.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Write every example of a version as labeling tasks (with the audit's suggestions, if any)."""
+    """Write every example of a version as labeling tasks (with the audit's suggestions, if any);
+    an existing OUT file is replaced only with --force."""
     from dcai.labels.reports import sample_tasks
 
     ws = open_workspace(ctx)
     version = ws.dataset(ref)
-    chosen, path = sample_tasks(ws, ref, version.rows, out, format=format, exclude_labeled=False)
+    chosen, path = sample_tasks(
+        ws, ref, version.rows, out, format=format, exclude_labeled=False, force=force
+    )
     if json_:
         print_json({"path": str(path), "examples": len(chosen)})
         return

@@ -27,7 +27,14 @@ from dcai.cli._output import (
     progress_bar,
     version_table,
 )
-from dcai.errors import DcaiError, InvalidInputError, UnknownRefError, WorkspaceBusyError
+from dcai.errors import (
+    CorruptObjectError,
+    DcaiError,
+    InvalidInputError,
+    StorageError,
+    UnknownRefError,
+    WorkspaceBusyError,
+)
 
 app = typer.Typer(
     name="dcai",
@@ -111,10 +118,16 @@ def gc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only report what would be removed.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Remove objects even when they are older than the metadata database."
+        ),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Remove stored objects no version references (left behind by killed or failed commits)."""
-    report = open_workspace(ctx).gc(grace_seconds=grace, dry_run=dry_run)
+    report = open_workspace(ctx).gc(grace_seconds=grace, dry_run=dry_run, force=force)
     if json_:
         print_json(report.to_dict())
         return
@@ -122,6 +135,96 @@ def gc(
     console.print(
         f"{verb} {report.removed} objects ({report.bytes_freed:,} bytes); kept {report.kept}"
     )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Remove unreferenced objects older than --grace (nothing else is changed).",
+        ),
+    ] = False,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Unreferenced objects younger than this are kept.")
+    ] = 3600.0,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check every stored object against its hash, the database's integrity and the references
+    both ways. Exit 0 when clean, 1 with a report otherwise; changes nothing without --repair."""
+    ws = open_workspace(ctx)
+    with progress_bar("verify") as progress:
+        report = ws.verify(repair=repair, grace_seconds=grace, progress=progress)
+    if json_:
+        print_json(report.to_dict())
+    else:
+        _print_verify(report)
+    if not report.clean:
+        raise typer.Exit(1)
+
+
+def _print_verify(report: Any) -> None:
+    state = "[green]clean[/]" if report.clean else "[bold red]problems found[/]"
+    console.print(
+        f"{state}: {report.objects_checked:,} objects ({report.bytes_checked:,} bytes) checked "
+        f"in {report.seconds:.1f} s"
+    )
+    for item in report.corrupt:
+        users = ", ".join(f"{u['table']} row {u['row']}" for u in item["used_by"]) or "no row"
+        console.print(
+            f"  corrupt object {item['digest'][:12]} (hashes to {item['actual'][:12]}), "
+            f"used by {escape(users)}"
+        )
+    for item in report.missing:
+        console.print(
+            f"  missing object {item['digest'][:12]} named by {item['table']} row {item['row']} "
+            f"({item['column']})"
+        )
+    for line in report.database:
+        console.print(f"  database: {escape(line)}")
+    if report.orphans:
+        removed = report.repaired.get("orphans_removed", 0)
+        size = sum(o["size"] for o in report.orphans)
+        verb = "removed" if removed else "found (dcai verify --repair removes them)"
+        console.print(f"  {len(report.orphans)} unreferenced objects ({size:,} bytes) {verb}")
+    if report.recent_unreferenced:
+        console.print(
+            f"  {report.recent_unreferenced} unreferenced objects younger than the grace period "
+            "kept (a commit may be in progress)"
+        )
+    if report.corrupt or report.missing:
+        console.print(
+            "  next: restore from a backup (dcai backup makes one), or add the affected data "
+            "again — dcai data add rewrites a damaged object"
+        )
+
+
+@app.command("backup")
+def backup(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Argument(help="A new folder for the copy.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Write a consistent copy of the workspace (database snapshot + verified objects) that
+    `dcai -w DEST ...` opens."""
+    ws = open_workspace(ctx)
+    with progress_bar("backup") as progress:
+        report = ws.backup(dest, progress=progress)
+    if json_:
+        print_json(report.to_dict())
+    else:
+        console.print(
+            f"[green]backed up[/] {report.objects:,} objects ({report.bytes:,} bytes) and the "
+            f"metadata database to {escape(report.destination)} in {report.seconds:.1f} s"
+        )
+        if report.skipped_corrupt:
+            console.print(
+                f"[yellow]skipped {len(report.skipped_corrupt)} damaged objects[/]: run dcai verify"
+            )
+    if report.skipped_corrupt:
+        raise typer.Exit(1)
 
 
 @app.command("demo")
@@ -255,7 +358,7 @@ def _print_label_demo(result: Any) -> None:
 def _exit_code(error: DcaiError) -> int:
     if isinstance(error, WorkspaceBusyError):
         return EXIT_BUSY
-    if isinstance(error, InvalidInputError | UnknownRefError):
+    if isinstance(error, InvalidInputError | UnknownRefError | CorruptObjectError | StorageError):
         return EXIT_BAD_INPUT
     return 1
 

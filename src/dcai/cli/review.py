@@ -34,6 +34,17 @@ MinScoreOption = Annotated[
     float | None,
     typer.Option("--min-score", help="Only issues the detector is at least this sure of (0-1)."),
 ]
+
+
+def _check_min_score(min_score: float | None) -> None:
+    """Scores are between 0 and 1: refuse --min-score outside (or NaN) as one ``error:`` line."""
+    if min_score is not None and not 0.0 <= min_score <= 1.0:
+        raise InvalidInputError(
+            f"--min-score must be between 0 and 1 (scores are between 0 and 1); got {min_score:g}",
+            hint="e.g. --min-score 0.9 for the issues the detector is surest of.",
+        )
+
+
 ReviewerOption = Annotated[
     str | None, typer.Option("--reviewer", help="Who decides (default: $DCAI_AUTHOR or login).")
 ]
@@ -53,6 +64,7 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """List issues to review, surest first, with decisions already taken."""
+    _check_min_score(min_score)
     review = open_workspace(ctx).review(audit)
     queue = review.queue(
         type=type,
@@ -146,6 +158,7 @@ def decide(
             hint="e.g. dcai review decide AUDIT --accept-suggested --min-score 0.9",
         )
     action = actions[0]
+    _check_min_score(min_score)
     review = open_workspace(ctx).review(audit)
     ids = list(example_ids or [])
     filtered = type is not None or label is not None or min_score is not None

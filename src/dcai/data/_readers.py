@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import inspect
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dcai.errors import InvalidInputError
 
@@ -30,16 +33,26 @@ _HINT_FORMATS = "Supported formats: CSV (.csv, .tsv), Parquet (.parquet), JSON L
 _TO_PANDAS_KWARGS = "to_pandas_kwargs" in inspect.signature(pd.read_parquet).parameters
 
 
+#: A DataFrame read from a file by a caller (e.g. ``dcai data add --sep``) may carry the file's
+#: name in ``frame.attrs[SOURCE_ATTR]``, so that messages and lineage still name the file.
+SOURCE_ATTR = "dcai_source"
+
+_SEPARATOR_NAMES = {"\t": "tab", ";": "semicolon", "|": "pipe", ",": "comma"}
+
+
 def source_name(source: pd.DataFrame | str | Path) -> str:
     """A short name for where a table came from, for lineage and messages."""
-    return "<DataFrame>" if isinstance(source, pd.DataFrame) else str(source)
+    if isinstance(source, pd.DataFrame):
+        return str(source.attrs.get(SOURCE_ATTR, "<DataFrame>"))
+    return str(source)
 
 
-def read_table(source: pd.DataFrame | str | Path) -> pd.DataFrame:
+def read_table(source: pd.DataFrame | str | Path, *, sep: str | None = None) -> pd.DataFrame:
     """Read ``source`` into a DataFrame with a fresh RangeIndex.
 
-    Raises :class:`~dcai.errors.InvalidInputError` for a missing, empty, unreadable
-    or unsupported file, naming the file and what to do.
+    ``sep`` overrides the field separator of a CSV/TSV file (default: ``,`` for ``.csv``,
+    tab for ``.tsv``). Raises :class:`~dcai.errors.InvalidInputError` for a missing, empty,
+    unreadable or unsupported file, naming the file, the line at fault and what to do.
 
     >>> import pandas as pd
     >>> read_table(pd.DataFrame({"x": [1, 2], "label": ["a", "b"]})).shape
@@ -51,8 +64,8 @@ def read_table(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     else:
         path = Path(source)
         name = str(path)
-        frame = _read_file(path)
-        _check_csv_header(path, frame)
+        frame = _read_file(path, sep)
+        _check_csv_header(path, frame, sep)
     if frame.shape[1] == 0 or len(frame) == 0:
         raise InvalidInputError(
             "the table is empty (no rows)" if frame.shape[1] else "the table has no columns",
@@ -63,7 +76,7 @@ def read_table(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, sep: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise InvalidInputError("file not found", path=str(path), hint="Check the path.")
     if path.is_dir():
@@ -75,15 +88,27 @@ def _read_file(path: Path) -> pd.DataFrame:
             path=str(path),
             hint=_HINT_FORMATS,
         )
+    if sep is not None and kind not in ("csv", "tsv"):
+        raise InvalidInputError(
+            f"a separator applies to CSV and TSV files only, not to {kind} files",
+            path=str(path),
+            hint="Drop --sep.",
+        )
     if path.stat().st_size == 0:
         raise InvalidInputError(
             "the file is empty", path=str(path), hint="Give a file with a header row and data."
         )
     try:
-        if kind == "csv":
-            return pd.read_csv(path)
-        if kind == "tsv":
-            return pd.read_csv(path, sep="\t")
+        if kind in ("csv", "tsv"):
+            separator = sep or ("\t" if kind == "tsv" else ",")
+            try:
+                frame = pd.read_csv(path, sep=separator)
+            except pd.errors.ParserError as exc:
+                _check_separator(path, separator)
+                raise _csv_error(path, separator, exc) from exc
+            if frame.shape[1] == 1:
+                _check_separator(path, separator)
+            return frame
         if kind == "parquet":
             return _read_parquet(path)
         return _read_jsonl(path)
@@ -113,10 +138,108 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     kwargs: dict[str, Any] = {"pre_buffer": False}
     if _TO_PANDAS_KWARGS:
         kwargs["to_pandas_kwargs"] = {"self_destruct": True, "split_blocks": True}
-    frame = pd.read_parquet(path, **kwargs)
+    try:
+        frame = pd.read_parquet(path, **kwargs)
+    except (pa.ArrowInvalid, ValueError):
+        _check_parquet_names(path)
+        raise
     # Hand Arrow's cached buffers back to the system: later steps allocate with numpy.
     pa.default_memory_pool().release_unused()
     return frame
+
+
+def _check_parquet_names(path: Path) -> None:
+    """Refuse a Parquet file with a repeated column name as a CSV header gets refused."""
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError, ValueError):
+        return  # not readable as Parquet at all: the caller reports the original error
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInputError(
+                "the column name appears twice in the header",
+                path=str(path),
+                column=name,
+                hint="Rename one of them.",
+            )
+        seen.add(name)
+
+
+def _first_lines(path: Path, count: int) -> list[str]:
+    lines = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for line in handle:
+            lines.append(line.rstrip("\r\n"))
+            if len(lines) == count:
+                break
+    return lines
+
+
+def _check_separator(path: Path, sep: str) -> None:
+    """A header without ``sep`` but split by another separator (and so is the next line, if
+    any, into as many fields): say which separator to pass."""
+    lines = _first_lines(path, 2)
+    header = lines[0] if lines else ""
+    if sep in header:
+        return
+    for other, word in _SEPARATOR_NAMES.items():
+        count = header.count(other)
+        if other != sep and count and all(line.count(other) == count for line in lines[1:]):
+            shown = "\\t" if other == "\t" else other
+            suffix = " (or rename the file to .tsv)" if other == "\t" else ""
+            raise InvalidInputError(
+                f"the file looks {word}-separated: its header holds {word}s and no "
+                f"{_SEPARATOR_NAMES.get(sep, repr(sep))}s",
+                path=str(path),
+                hint=f"Pass --sep '{shown}' to dcai data add{suffix}.",
+            )
+
+
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+
+
+def _csv_error(path: Path, sep: str, exc: pd.errors.ParserError) -> InvalidInputError:
+    """The parser's complaint as one line naming the line at fault and what to do."""
+    text = str(exc)
+    ragged = _RAGGED.search(text)
+    if ragged:
+        expected, line, found = ragged.groups()
+        return InvalidInputError(
+            f"line {line} has {found} fields but the header has {expected}",
+            path=str(path),
+            hint='Quote fields that contain the separator ("a, b") or remove the extra field.',
+        )
+    quote = _OPEN_QUOTE.search(text)
+    if quote:
+        line = _unclosed_quote_line(path, sep)
+        where = f"line {line}" if line else f"record {int(quote.group(1)) + 1}"
+        return InvalidInputError(
+            f"a quote opened on {where} is never closed",
+            path=str(path),
+            hint="Check the quotes there: close the field's quote, and write a quote inside a "
+            'quoted field as "".',
+        )
+    detail = text.splitlines()[0] if text else type(exc).__name__
+    return InvalidInputError(
+        f"cannot read the file as CSV: {detail}", path=str(path), hint=_HINT_FORMATS
+    )
+
+
+def _unclosed_quote_line(path: Path, sep: str) -> int | None:
+    """The line where the record holding an unclosed quote starts (None if not found)."""
+    if len(sep) != 1:
+        return None
+    start = 1
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(handle, delimiter=sep, strict=True)
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            return start if "end of data" in str(exc) else None
+    return None
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -170,7 +293,7 @@ def _check_column_names(frame: pd.DataFrame, name: str) -> None:
             )
 
 
-def _check_csv_header(path: Path, frame: pd.DataFrame) -> None:
+def _check_csv_header(path: Path, frame: pd.DataFrame, sep: str | None = None) -> None:
     """Refuse a repeated CSV header name, which pandas would silently rename ``x`` → ``x.1``."""
     names = {str(c) for c in frame.columns}
     if not any(n.rpartition(".")[0] in names and n.rpartition(".")[2].isdigit() for n in names):
@@ -178,7 +301,8 @@ def _check_csv_header(path: Path, frame: pd.DataFrame) -> None:
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind not in ("csv", "tsv"):
         return
-    header = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", header=None, nrows=1, dtype=str)
+    separator = sep or ("\t" if kind == "tsv" else ",")
+    header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str)
     seen: set[str] = set()
     for name in header.iloc[0].dropna():
         if name in seen:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
-from dcai._atomic import write_with
+from dcai._user_files import check_output_path, write_user_file
 from dcai.data._readers import SUPPORTED_SUFFIXES
 from dcai.data._schema import SPLIT, column_not_found
 from dcai.data._splits import assign_splits, split_fractions
@@ -87,8 +87,25 @@ def export_version(
     *,
     format: ExportFormat | None = None,
     annotations: bool = False,
+    force: bool = False,
 ) -> Path:
-    """Write a version's rows (or its annotations) to CSV, Parquet or JSON Lines, atomically."""
+    """Write a version's rows (or its annotations) to CSV, Parquet or JSON Lines, atomically.
+
+    The file goes through :func:`dcai._user_files.write_user_file`: never inside the
+    workspace, never over a device or folder, and over an existing file only with
+    ``force=True``. The path is checked before the version is read.
+
+    >>> import tempfile, pathlib, pandas as pd
+    >>> from dcai import Workspace
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> ws = Workspace(root / "ws")
+    >>> _ = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
+    >>> export_version(ws, "toy", root / "toy.csv").name
+    'toy.csv'
+    >>> export_version(ws, "toy", root / "toy.csv", force=True).name
+    'toy.csv'
+    >>> ws.close()
+    """
     version = resolve_ref(ws, ref)
     path = Path(path)
     kind = format or SUPPORTED_SUFFIXES.get(path.suffix.lower())
@@ -100,6 +117,7 @@ def export_version(
             path=str(path),
             hint="Use a .csv, .parquet or .jsonl file name, or pass --format.",
         )
+    check_output_path(path, workspace=ws, force=force)
     frame = version.annotations() if annotations else version.to_pandas()
 
     def writer(tmp: Path) -> None:
@@ -110,17 +128,4 @@ def export_version(
         else:
             frame.to_json(tmp, orient="records", lines=True, date_format="iso")
 
-    try:
-        write_with(path, writer)
-    except (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError) as exc:
-        reason = {
-            IsADirectoryError: "it is a folder",
-            NotADirectoryError: "a folder on its path is a file",
-            FileExistsError: "a folder on its path is a file",
-        }.get(type(exc), exc.strerror or str(exc))
-        raise InvalidInputError(
-            f"cannot write the file: {reason}",
-            path=str(path),
-            hint="Give a file name in a folder you can write to, e.g. out.csv.",
-        ) from exc
-    return path
+    return write_user_file(path, writer, workspace=ws, force=force)

@@ -3,9 +3,12 @@
 A tag is a boolean column with the role ``tag``: it travels with the rows through every later
 operation, it is never a model input, and error analysis turns each tag into a slice. Tagging
 commits a child version (operation ``tag``) whose parameters record how the tag was made — the
-pandas query, that a Python predicate was used, or the hand-picked ids — so ``dcai data log``
-shows where every tag came from, and re-tagging with a new rule is a new version, never an
-overwrite.
+query, that a Python predicate was used, or the hand-picked ids — so ``dcai data log`` shows
+where every tag came from, and re-tagging with a new rule is a new version, never an overwrite.
+
+A query is text over the columns (``snr_db < 5 and device == 'car'``) that is parsed and
+checked against a small grammar (:func:`dcai.data._query.compile_query`), never executed: a
+query typed at the CLI or sent to the API can compute a mask and nothing else.
 
 >>> import pandas as pd, tempfile, dcai
 >>> ws = dcai.Workspace.init(tempfile.mkdtemp())
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dcai.data._query import compile_query
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.errors import InvalidInputError, SchemaError
@@ -50,16 +54,16 @@ def _check_name(name: str) -> str:
 
 
 def _mask_from_query(frame: pd.DataFrame, query: str, ref: str) -> np.ndarray:
-    try:
-        result = frame.eval(query, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        columns = ", ".join(str(c) for c in frame.columns[:12])
+    """The rows matching ``query``: parsed and checked by :func:`compile_query`, never run.
+
+    >>> _mask_from_query(pd.DataFrame({"snr_db": [3.0, 9.0]}), "snr_db < 5", "calls@v1").tolist()
+    [True, False]
+    """
+    if not isinstance(query, str):
         raise InvalidInputError(
-            f"the query {query!r} cannot be evaluated on {ref}: {exc}",
-            hint=f'Write a pandas query over the columns ({columns}), e.g. "snr_db < 5"; '
-            "quote text values: colour == 'red'; put backticks around names with spaces.",
-        ) from exc
-    return _as_mask(result, len(frame), f"the query {query!r}")
+            f"a query must be text, not {type(query).__name__}", hint='e.g. "snr_db < 5"'
+        )
+    return compile_query(query).mask(frame, ref=ref)
 
 
 def _as_mask(result: Any, n: int, what: str) -> np.ndarray:
@@ -103,17 +107,20 @@ def tag_examples(
     name: str,
     *,
     query: str | None = None,
-    where: Callable[[pd.DataFrame], Any] | None = None,
+    where: Callable[[pd.DataFrame], Any] | str | None = None,
     example_ids: Iterable[Any] | None = None,
     message: str = "",
     author: str | None = None,
 ) -> DatasetVersion:
     """Commit a child of ``ref`` in which the examples chosen by one rule carry tag ``name``.
 
-    Give exactly one rule: ``query``, a pandas expression over the version's columns
-    (``"snr_db < 5 and device == 'car'"``); ``where``, a Python function of the whole
-    DataFrame that returns one boolean per row; or ``example_ids``, tagging by hand. Tagging
-    again with the same name replaces the tag's members (the old ones stay in the parent).
+    Give exactly one rule: ``query``, a query over the version's columns
+    (``"snr_db < 5 and device == 'car'"``), parsed and checked against the grammar of
+    :func:`dcai.data._query.compile_query` and never executed, so it is safe to take from
+    users; ``where``, a Python function of the whole DataFrame that returns one boolean per
+    row (the caller's own code, run as is) or, given as text, a query like ``query``; or
+    ``example_ids``, tagging by hand. Tagging again with the same name replaces the tag's
+    members (the old ones stay in the parent).
 
     Raises
     ------
@@ -136,6 +143,8 @@ def tag_examples(
             f"{name!r} is already a {roles.role_of(name)} column of {parent.ref}",
             hint="Pick another tag name.",
         )
+    if isinstance(where, str):
+        query, where = where, None
     if query is not None:
         mask, how = _mask_from_query(frame, query, parent.ref), {"query": query}
     elif where is not None:

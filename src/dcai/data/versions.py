@@ -27,6 +27,7 @@ from dcai.data._schema import EXAMPLE_ID, ColumnRoles, infer_roles, validate_tab
 from dcai.data._splits import BalanceReport, balance_report
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.store import _tables as t
+from dcai.store import read_parquet_object
 
 if TYPE_CHECKING:
     from dcai.workspace import Workspace
@@ -43,7 +44,8 @@ __all__ = [
 ]
 
 SHORT_ID_LENGTH = 7
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_MAX_NAME = 200
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{_MAX_NAME - 1}}}$")
 _DATA_SUFFIX = ".parquet"
 
 
@@ -68,9 +70,13 @@ def current_author(author: str | None = None) -> str:
 def check_dataset_name(name: str) -> str:
     """Dataset names: letters, digits, ``.``, ``_``, ``-``; starting with a letter or digit."""
     if not _NAME.match(name):
+        too_long = len(name) > _MAX_NAME
+        shown = f"{name[:40]!r}… ({len(name)} characters)" if too_long else repr(name)
         raise InvalidInputError(
-            f"invalid dataset name {name!r}",
-            hint="Use letters, digits, '.', '_' and '-', starting with a letter or digit.",
+            f"invalid dataset name {shown}"
+            + (f": a name has at most {_MAX_NAME} characters" if too_long else ""),
+            hint=f"Use 1 to {_MAX_NAME} letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit.",
         )
     return name
 
@@ -121,15 +127,24 @@ class DatasetVersion:
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         """The version's rows: ``example_id``, data columns, label and (if any) split."""
-        path = self._ws().objects.local_path(self.data_object, suffix=_DATA_SUFFIX)
-        return pd.read_parquet(path, columns=columns)
+        return read_parquet_object(
+            self._ws().objects,
+            self.data_object,
+            suffix=_DATA_SUFFIX,
+            columns=columns,
+            what=f"dataset version {self.ref}",
+        )
 
     def annotations(self) -> pd.DataFrame:
         """Annotations in long form: ``example_id, annotator, label, guideline, time``."""
         if self.annotations_object is None:
             return pd.DataFrame(columns=[EXAMPLE_ID, "annotator", "label", "guideline", "time"])
-        path = self._ws().objects.local_path(self.annotations_object, suffix=_DATA_SUFFIX)
-        return pd.read_parquet(path)
+        return read_parquet_object(
+            self._ws().objects,
+            self.annotations_object,
+            suffix=_DATA_SUFFIX,
+            what=f"the annotations of {self.ref}",
+        )
 
     @property
     def parents(self) -> list[DatasetVersion]:
@@ -331,6 +346,45 @@ def list_datasets(ws: Workspace) -> list[DatasetSummary]:
     return out
 
 
+def _damaged(ws: Workspace, digest: str) -> bool:
+    """Whether a stored table object is missing or no longer matches its hash."""
+    if not ws.objects.exists(digest, suffix=_DATA_SUFFIX):
+        return True
+    return ws.objects.check(digest, suffix=_DATA_SUFFIX) is not None
+
+
+def _repair_objects(
+    ws: Workspace, existing: DatasetVersion, frame: pd.DataFrame, annotations: pd.DataFrame | None
+) -> None:
+    """Adding content whose version exists rewrites the version's objects if they are damaged.
+
+    The content was just hashed to the version's own hash, so these rows are exactly the
+    version's rows: writing them again repairs the object (or, if this pyarrow encodes the
+    same rows to other bytes, points the version at the new object in one transaction).
+    """
+    pairs = [("data_object", existing.data_object, frame)]
+    if existing.annotations_object is not None and annotations is not None:
+        pairs.append(("annotations_object", existing.annotations_object, annotations))
+    for column, digest, table in pairs:
+        if not _damaged(ws, digest):
+            continue
+        written = _write_table(ws, table)
+        if written != digest:
+            with ws.meta.transaction() as conn:
+                conn.execute(
+                    t.versions.update()
+                    .where(t.versions.c.version_hash == existing.id)
+                    .where(
+                        t.versions.c.dataset_id
+                        == select(t.datasets.c.id)
+                        .where(t.datasets.c.name == existing.dataset)
+                        .scalar_subquery()
+                    )
+                    .values({column: written})
+                )
+            object.__setattr__(existing, column, written)
+
+
 def _write_table(ws: Workspace, frame: pd.DataFrame) -> str:
     dictionary = _dictionary_columns(frame)
 
@@ -413,6 +467,7 @@ def commit_version(
     version_hash = content_hash(frame, roles, annotations_digest=ann_digest)
     existing = _find(ws, name, version_hash)
     if existing is not None:
+        _repair_objects(ws, existing, frame, annotations)
         steps.done()
         return existing
     steps("writing data")

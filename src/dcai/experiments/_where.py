@@ -10,12 +10,18 @@ Fields: ``metrics.KEY`` (the latest value of a metric; compared as a number), ``
 ``<``, ``<=``, ``>``, ``>=``. Text literals are quoted with ``'`` or ``"``. The text is parsed,
 never evaluated, and becomes SQL with bound parameters.
 
+Numbers and text are not mixed up silently: a metric compared with quoted text (or a word) is
+refused, and so is a parameter or tag ordered (``<``, ``>``…) against a quoted number, which
+would compare as text (``'10' < '9'``); an unquoted number given for a run attribute is read as
+the text it is written as (``name = 42`` is ``name = '42'``); ``nan`` is refused.
+
 >>> parse_where("metrics.f1 > 0.8 and params.C = 1")
 [Clause(field='metrics', key='f1', op='>', value=0.8), Clause(field='params', key='C', op='=', value=1.0)]
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -55,16 +61,30 @@ def _split(text: str) -> list[str]:
     return parts
 
 
-def _literal(raw: str, clause: str) -> float | str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
+def _quoted(raw: str) -> bool:
+    return len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
+
+
+def _number(text: str) -> float | None:
     try:
-        return float(raw)
+        number = float(text)
     except ValueError:
-        raise InvalidInputError(
-            f"cannot read the value {raw!r} in {clause.strip()!r}",
-            hint="Quote text values: params.solver = 'lbfgs'; numbers as they are: 0.8.",
-        ) from None
+        return None
+    return None if math.isnan(number) else number
+
+
+def _literal(raw: str, clause: str, field: str) -> float | str:
+    if _quoted(raw):
+        return raw[1:-1]
+    number = _number(raw)
+    if number is not None:
+        return number
+    if field == "metrics":
+        return raw  # the caller says that metrics are numbers
+    raise InvalidInputError(
+        f"cannot read the value {raw!r} in {clause.strip()!r}",
+        hint="Quote text values: params.solver = 'lbfgs'; numbers as they are: 0.8.",
+    )
 
 
 def parse_where(text: str) -> list[Clause]:
@@ -81,12 +101,29 @@ def parse_where(text: str) -> list[Clause]:
                 "(fields: metrics.*, params.*, tags.*, status, experiment, name, dataset).",
             )
         op = "=" if match["op"] == "==" else match["op"]
-        value = _literal(match["value"], part)
-        if match["ns"] == "metrics" and isinstance(value, str):
+        raw = match["value"]
+        field = match["ns"] or match["attr"]
+        value = _literal(raw, part, field)
+        name = f"{field}.{match['key']}" if match["ns"] else field
+        if field == "metrics" and isinstance(value, str):
+            shown = raw if _quoted(raw) else repr(raw)
             raise InvalidInputError(
-                f"metrics are numbers; {part.strip()!r} compares with text",
-                hint="Compare a metric with a number, e.g. metrics.accuracy > 0.9.",
+                f"metrics are numbers; compare {name} with a number, not the text {shown}",
+                hint=f"Write e.g. {name} > 0.9.",
             )
+        if (
+            field in ("params", "tags")
+            and op not in ("=", "!=")
+            and _quoted(raw)
+            and _number(raw[1:-1]) is not None
+        ):
+            raise InvalidInputError(
+                f"{name} {op} {raw} compares text, where '10' < '9'; "
+                f"to compare numbers, write the number unquoted: {name} {op} {raw[1:-1]}",
+                hint=f"Quotes mean text: {name} = {raw} matches that exact text.",
+            )
+        if match["attr"] and isinstance(value, float):
+            value = raw  # name = 42 means the text '42', not '42.0'
         if match["attr"] and op not in ("=", "!="):
             raise InvalidInputError(
                 f"{match['attr']} is compared with = or != only; got {op!r}",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from dcai.data._schema import EXAMPLE_ID
 from dcai.errors import InvalidInputError
+from dcai.store import read_parquet_object
 
 if TYPE_CHECKING:
     from dcai.workspace import Workspace
@@ -29,7 +30,9 @@ def _predictions(ws: Workspace, detail: dict[str, Any]) -> pd.DataFrame | None:
     found = [a for a in detail["artifacts"] if a["name"] == "predictions.parquet"]
     if not found:
         return None
-    frame = pd.read_parquet(ws.objects.local_path(found[0]["sha256"]))
+    frame: pd.DataFrame = read_parquet_object(
+        ws.objects, found[0]["sha256"], what=f"the predictions of run {detail['id'][:8]}"
+    )
     return frame[frame["split"] == "dev"]
 
 

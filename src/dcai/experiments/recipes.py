@@ -58,10 +58,28 @@ def _classifier(recipe: str, random_state: int) -> Any:
     return RandomForestClassifier(n_estimators=200, random_state=random_state, n_jobs=1)
 
 
+def _text_columns(X: pd.DataFrame) -> list[str]:
+    """Columns holding strings, whatever pandas calls their dtype (object, string, str)."""
+    return [
+        str(c)
+        for c in X.columns
+        if pd.api.types.is_object_dtype(X[c].dtype) or pd.api.types.is_string_dtype(X[c].dtype)
+    ]
+
+
 def build_recipe(
-    recipe: str, X: pd.DataFrame, params: dict[str, Any] | None = None, *, random_state: int = 0
+    recipe: str,
+    X: pd.DataFrame,
+    params: dict[str, Any] | None = None,
+    *,
+    random_state: int = 0,
+    text_columns: list[str] | None = None,
 ) -> Any:
-    """An unfitted estimator for ``recipe`` on inputs like ``X``, with ``params`` set."""
+    """An unfitted estimator for ``recipe`` on inputs like ``X``, with ``params`` set.
+
+    ``text_columns`` names the columns with the ``text`` role (``dcai train`` passes the
+    version's roles); without it, string-valued columns are taken as text.
+    """
     from dcai.quality import default_model
 
     params = dict(params or {})
@@ -71,10 +89,11 @@ def build_recipe(
             model.set_params(classify=_classifier(recipe, random_state))
         return _set(model, params, prefix="classify__")
     if recipe == "tfidf-logreg":
-        text = [c for c in X.columns if X[c].dtype == object or str(X[c].dtype) == "string"]
+        text = list(text_columns) if text_columns is not None else _text_columns(X)
         if not text:
             raise InvalidInputError(
-                "tfidf-logreg needs a text column; this data has none",
+                "tfidf-logreg needs a text column; this data has none (declare one with "
+                "dcai data add ... --text COLUMN)",
                 hint="Use --recipe logreg (or hgb, rf) for numbers and categories.",
             )
         model = default_model(X[text], random_state=random_state)

@@ -4,9 +4,9 @@ The run records the data version, the code version, the recipe and its parameter
 are the dev (and, with ``test=True``, test) metrics of :func:`dcai.analysis.classification_metrics`
 with their bootstrap intervals. Artifacts: ``metrics.json`` (overall, per class, per slice),
 ``predictions.parquet`` (the evaluated examples' labels, predictions and probabilities) and
-``model.skops`` — the fitted model in skops' format, loaded back only through
-:func:`load_model`, which checks the artifact's sha256 first and trusts only scikit-learn,
-NumPy, SciPy and dcai types (never plain pickle).
+``model.dcai`` — the fitted model in dcai's own safe format, loaded back only through
+:func:`dcai.experiments.model_files.load_model`, which checks the artifact's sha256 and
+constructs only an exact list of trusted types (never plain pickle).
 
 Every run also reports its baselines: the majority class and dcai's simple linear model on the
 same split, and human-level performance when the labelers' data has it — progress is measured
@@ -15,7 +15,6 @@ against a baseline, not in the abstract.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import pandas as pd
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import resolve_ref
 from dcai.errors import InvalidInputError, UnknownRefError
+from dcai.experiments.model_files import MODEL_ARTIFACT, dump_model, load_model
 
 if TYPE_CHECKING:
     from dcai.workspace import Workspace
@@ -36,8 +36,6 @@ __all__ = ["TrainResult", "load_model", "train"]
 #: ``--overfit-check`` fits this many training examples and needs this training accuracy.
 OVERFIT_EXAMPLES = 50
 OVERFIT_ACCURACY = 0.9
-#: Modules whose types a stored model may contain.
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "dcai.", "builtins.")
 _METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "macro_recall", "roc_auc")
 
 
@@ -126,7 +124,9 @@ def train(
     X = frame[inputs]
     y = frame[version.roles.label].to_numpy()
     classes = sorted(pd.unique(y[train_rows]).tolist(), key=str)
-    model = build_recipe(recipe, X, params, random_state=random_state)
+    model = build_recipe(
+        recipe, X, params, random_state=random_state, text_columns=list(version.roles.text)
+    )
     notes: list[str] = []
     with start_run(
         ws,
@@ -196,7 +196,7 @@ def train(
         buffer = io.BytesIO()
         pd.concat(predictions, ignore_index=True).to_parquet(buffer, index=False)
         run.log_artifact(buffer.getvalue(), "predictions.parquet")
-        model_sha = run.log_artifact(_dump(fitted), "model.skops")
+        model_sha = run.log_artifact(dump_model(fitted), MODEL_ARTIFACT)
         run.set_tag("model_artifact", model_sha)
         metrics = {
             ("" if split == "dev" else "test.") + name: _value(report.metric(name).value)
@@ -269,46 +269,3 @@ def _baselines(
         notes.append("no human-level performance stored (dcai labels hlp) to compare with")
         out["hlp.accuracy"] = None
     return out
-
-
-def _dump(model: Any) -> bytes:
-    import skops.io as sio
-
-    return bytes(sio.dumps(model))
-
-
-def load_model(ws: Workspace, run: str) -> Any:
-    """The fitted model of a run, after checking the artifact's sha256 and its types."""
-    import skops.io as sio
-
-    detail = ws.run(run)
-    found = [a for a in detail["artifacts"] if a["name"] == "model.skops"]
-    if not found:
-        raise UnknownRefError(
-            f"run {detail['id'][:8]} stored no model", hint="Train one: dcai train REF"
-        )
-    digest = found[0]["sha256"]
-    path = ws.objects.local_path(digest)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InvalidInputError(
-            f"cannot read the model artifact: {exc.strerror}", path=path
-        ) from exc
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise InvalidInputError(
-            f"the model artifact of run {detail['id'][:8]} does not match its hash: it was changed "
-            "or damaged; refusing to load it",
-            path=path,
-            hint="Train the model again.",
-        )
-    untrusted = sio.get_untrusted_types(data=data)
-    foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODULES)]
-    if foreign:
-        raise InvalidInputError(
-            f"the model artifact contains types dcai does not trust: {', '.join(foreign[:5])}",
-            path=path,
-            hint="Load it yourself with skops.io.load(..., trusted=[...]) if you made it.",
-        )
-    return sio.loads(data, trusted=untrusted)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dcai._atomic import write_with
+from dcai._user_files import WorkspaceLike, write_user_file
 from dcai.data._schema import EXAMPLE_ID
 from dcai.errors import InvalidInputError, SchemaError
 from dcai.labels._label_studio import (
@@ -106,6 +106,8 @@ def write_task_file(
     data_columns: Sequence[str] | None = None,
     predictions: pd.DataFrame | None = None,
     id_column: str = EXAMPLE_ID,
+    force: bool = False,
+    workspace: str | Path | WorkspaceLike | None = None,
 ) -> Path:
     """Write the examples of ``frame`` as a task file for labelers, atomically.
 
@@ -114,7 +116,8 @@ def write_task_file(
     frame
         The examples to label (e.g. from :func:`dcai.labels.sample_for_labeling`).
     path
-        Where to write; an existing file is replaced only once the new one is complete.
+        Where to write (through :func:`dcai._user_files.write_user_file`): an existing file
+        is refused unless ``force``, and then replaced only once the new one is complete.
     format
         ``"csv"``, ``"jsonl"`` or ``"labelstudio"``; default from the suffix.
     data_columns
@@ -125,6 +128,10 @@ def write_task_file(
         or ``suggested_label``/``suggested_score`` columns in CSV and JSON Lines.
     id_column
         The example id column of ``frame``.
+    force
+        Overwrite an existing file.
+    workspace
+        The workspace (or its folder) the file must not be written into, if any.
 
     Returns
     -------
@@ -154,8 +161,7 @@ def write_task_file(
     def write(tmp: Path) -> None:
         tmp.write_bytes(payload)
 
-    write_with(path, write)
-    return path
+    return write_user_file(path, write, workspace=workspace, force=force)
 
 
 def read_annotation_file(

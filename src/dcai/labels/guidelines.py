@@ -65,9 +65,10 @@ class Guideline:
         """The guideline's markdown."""
         if self._workspace is None:
             raise InvalidInputError("this Guideline is not bound to a workspace")
-        path = self._workspace.objects.local_path(self.content_object, suffix=_SUFFIX)
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        data = self._workspace.objects.read_bytes(
+            self.content_object, suffix=_SUFFIX, what=f"guideline {self.ref}"
+        )
+        return data.decode("utf-8")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -42,6 +42,7 @@ from dcai.data.versions import (
 )
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.store import _tables as t
+from dcai.store import read_parquet_object
 
 if TYPE_CHECKING:
     from dcai.labels._agreement import AgreementReport
@@ -104,9 +105,13 @@ class LabelReport:
         """The report's main table (HLP: scope, group, accuracy, …; consensus: per example)."""
         if self.table_object is None or self._workspace is None:
             return pd.DataFrame()
-        return pd.read_parquet(
-            self._workspace.objects.local_path(self.table_object, suffix=_SUFFIX)
+        frame: pd.DataFrame = read_parquet_object(
+            self._workspace.objects,
+            self.table_object,
+            suffix=_SUFFIX,
+            what=f"label report {self.id} of {self.version_ref}",
         )
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -557,6 +562,7 @@ def sample_tasks(
     format: str | None = None,
     exclude_labeled: bool = True,
     random_state: int = 0,
+    force: bool = False,
 ) -> tuple[pd.DataFrame, Path]:
     """Choose ``n`` examples for independent re-labeling and write them as a task file.
 
@@ -564,12 +570,16 @@ def sample_tasks(
     mixed with a random share). Examples that already carry two or more annotations are left
     out unless ``exclude_labeled`` is False. The task file (CSV, JSONL or Label Studio JSON,
     from the suffix or ``format``) carries the model's suggestion when an audit exists.
+    ``out`` must lie outside the workspace; an existing file is replaced only with ``force``
+    (checked before sampling).
     """
+    from dcai._user_files import check_output_path
     from dcai.labels._sampling import sample_for_labeling
     from dcai.labels._tasks import write_task_file
     from dcai.quality.audit import list_audits
 
     version = resolve_ref(ws, ref)
+    check_output_path(out, workspace=ws, force=force)
     frame = version.to_pandas()
     audits = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
     scores = None
@@ -609,6 +619,8 @@ def sample_tasks(
         format=format,
         data_columns=data_columns,
         predictions=predictions if predictions is None else _predictions_for(predictions, chosen),
+        force=force,
+        workspace=ws,
     )
     return chosen, path
 

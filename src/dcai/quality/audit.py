@@ -50,6 +50,7 @@ from dcai.data.versions import (
 )
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.store import _tables as t
+from dcai.store import read_parquet_object
 
 if TYPE_CHECKING:
     from dcai.workspace import Workspace
@@ -102,7 +103,10 @@ class Audit:
         return self._workspace
 
     def _read(self, digest: str) -> pd.DataFrame:
-        return pd.read_parquet(self._ws().objects.local_path(digest, suffix=_SUFFIX))
+        frame: pd.DataFrame = read_parquet_object(
+            self._ws().objects, digest, suffix=_SUFFIX, what=f"audit {self.id[:8]} of {self.version_ref}"
+        )
+        return frame
 
     @property
     def scores(self) -> pd.DataFrame:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dcai.store._metadata import SCHEMA_VERSION, MetadataStore
+from dcai.store._metadata import SCHEMA_VERSION, MetadataStore, sqlite_file
 from dcai.store._objects import (
     FsspecObjectStore,
     LocalObjectStore,
     ObjectStore,
     open_object_store,
+    read_parquet_object,
 )
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "MetadataStore",
     "ObjectStore",
     "open_object_store",
+    "read_parquet_object",
+    "sqlite_file",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from dcai.errors import WorkspaceError
 from dcai.store._metadata import MetadataStore
 from dcai.store._objects import LocalObjectStore
 from dcai.store._tables import OBJECT_REFERENCES
@@ -55,8 +56,14 @@ def collect_garbage(
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     dry_run: bool = False,
+    force: bool = False,
 ) -> GcReport:
-    """Delete unreferenced objects (and stale temporary files) older than ``grace_seconds``."""
+    """Delete unreferenced objects (and stale temporary files) older than ``grace_seconds``.
+
+    Refuses (unless ``force``) when an object it would delete is older than the metadata
+    database itself: the database was then replaced or recreated, and those objects may be
+    all that is left of the lost one's data.
+    """
     cutoff = time.time() - grace_seconds
     keep = referenced_digests(meta)
     removed = kept = freed = 0
@@ -72,6 +79,16 @@ def collect_garbage(
     staging = objects.root / "tmp"
     if staging.exists():
         candidates += [p for p in staging.iterdir() if p.stat().st_mtime < cutoff]
+    born = meta.created_at()
+    oldest = min((p.stat().st_mtime for p in candidates), default=None)
+    if not force and born is not None and oldest is not None and oldest < born - 1.0:
+        raise WorkspaceError(
+            f"refusing to collect garbage: {len(candidates)} unreferenced object(s) are older "
+            "than the metadata database, which looks replaced or recreated",
+            path=str(objects.root),
+            hint="Restore the database from a backup first; add --force only if those "
+            "objects are truly unwanted.",
+        )
     for path in candidates:
         size = path.stat().st_size
         if not dry_run:

@@ -4,25 +4,132 @@ Objects live at ``<root>/sha256/<first two hex>/<hash><suffix>``. Writing the sa
 twice stores them once; writes are atomic, so a killed process leaves at most a stray
 temporary file and never a half object under a real name.
 
+Reads are verified: :meth:`read_bytes` streams the sha256 while it reads and refuses bytes that
+do not hash to the object's name (a flipped bit, or another object's bytes copied over it), so
+damaged data is never served as if it were the version asked for. Storing bytes whose object
+exists but is damaged repairs the object.
+
 The default root is a local folder. Any fsspec URL (``s3://``, ``gs://``, ``memory://``)
 selects :class:`FsspecObjectStore` with the same layout, through :func:`open_object_store`.
+
+>>> import tempfile
+>>> store = LocalObjectStore(tempfile.mkdtemp())
+>>> digest = store.write(lambda p: p.write_bytes(b"hello"))
+>>> store.read_bytes(digest)
+b'hello'
+>>> [entry.digest == digest for entry in store.iter_objects()]
+[True]
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from dcai._atomic import atomic_path
 from dcai._optional import import_optional
-from dcai.errors import UnknownRefError, WorkspaceError
+from dcai.errors import CorruptObjectError, StorageError, UnknownRefError, WorkspaceError
 from dcai.store._hashing import sha256_file
 
-__all__ = ["FsspecObjectStore", "LocalObjectStore", "ObjectStore", "open_object_store"]
+__all__ = [
+    "FsspecObjectStore",
+    "LocalObjectStore",
+    "ObjectEntry",
+    "ObjectStore",
+    "open_object_store",
+    "read_parquet_object",
+    "storage_error",
+]
+
+_CHUNK = 1 << 20
+
+#: errno values that mean "this store cannot take the write", not a bug.
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EFBIG: "file too large",
+}
+
+
+def _free_space(path: Path) -> str:
+    for candidate in (path, *path.parents):
+        try:
+            free = shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+        return f"{free / 1e6:,.1f} MB free"
+    return "free space unknown"
+
+
+def storage_error(exc: OSError, path: Path | str, *, what: str = "write") -> StorageError | None:
+    """The one-line :class:`StorageError` for a full, read-only or denied store, else None.
+
+    >>> str(storage_error(OSError(errno.EROFS, "Read-only file system"), "/ws/objects"))
+    'cannot write /ws/objects: read-only file system. Nothing was committed; make the store writable and retry.'
+    """
+    code = exc.errno or 0
+    if code not in _STORAGE_ERRNOS:
+        # Some writers (pyarrow) raise OSError with the reason only in the text.
+        text = str(exc).lower()
+        if "no space left" in text:
+            code = errno.ENOSPC
+        elif "read-only file system" in text:
+            code = errno.EROFS
+    reason = _STORAGE_ERRNOS.get(code)
+    if reason is None:
+        return None
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason = f"{reason} ({_free_space(Path(path))})"
+        hint = "Nothing was committed; free some space and retry."
+    else:
+        hint = "Nothing was committed; make the store writable and retry."
+    return StorageError(f"cannot {what} {path}: {reason}", hint=hint)
+
+
+@contextmanager
+def _storage_errors(path: Path | str) -> Iterator[None]:
+    """Turn a full, read-only or denied store into a :class:`StorageError`."""
+    try:
+        yield
+    except OSError as exc:
+        error = storage_error(exc, path)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _corrupt(digest: str, what: str | None, location: str, actual: str) -> CorruptObjectError:
+    subject = f"{what}: " if what else ""
+    return CorruptObjectError(
+        f"{subject}stored object {digest[:12]} is damaged or was replaced (its bytes hash to "
+        f"{actual[:12]}); refusing to use it",
+        path=location,
+        hint="Run `dcai verify` to check every object, then restore the workspace from a "
+        "backup (dcai backup) or add the data again.",
+    )
+
+
+@dataclass(frozen=True)
+class ObjectEntry:
+    """One stored object as listed by :meth:`LocalObjectStore.iter_objects`."""
+
+    digest: str
+    suffix: str
+    size: int
+    mtime: float
+    location: str
 
 
 class ObjectStore(Protocol):
@@ -44,6 +151,18 @@ class ObjectStore(Protocol):
 
     def size(self, digest: str, *, suffix: str = "") -> int:
         """The object's size in bytes."""
+
+    def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
+        """The object's bytes, verified against ``digest`` (:class:`CorruptObjectError` if not)."""
+
+    def check(self, digest: str, *, suffix: str = "") -> str | None:
+        """The sha256 of the stored bytes when they do not match ``digest``, else None."""
+
+    def iter_objects(self) -> Iterator[ObjectEntry]:
+        """Every stored object (not temporaries)."""
+
+    def delete(self, digest: str, *, suffix: str = "") -> None:
+        """Remove an object (garbage collection and ``verify --repair`` only)."""
 
 
 def _fsync(path: Path) -> None:
@@ -70,13 +189,15 @@ class LocalObjectStore:
 
     def write(self, writer: Callable[[Path], None], *, suffix: str = "") -> str:
         staging = self.root / "tmp"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=staging, suffix=suffix)
-        os.close(fd)
+        with _storage_errors(self.root):
+            staging.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=staging, suffix=suffix)
+            os.close(fd)
         tmp = Path(name)
         try:
-            writer(tmp)
-            return self.put_file(tmp, suffix=suffix, _move=True)
+            with _storage_errors(self.root):
+                writer(tmp)
+                return self.put_file(tmp, suffix=suffix, _move=True)
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -84,20 +205,52 @@ class LocalObjectStore:
     def put_file(self, path: Path, *, suffix: str = "", _move: bool = False) -> str:
         digest = sha256_file(path)
         target = self._path(digest, suffix)
-        if target.exists():
-            # Refresh the time so garbage collection's grace period covers this new use.
-            os.utime(target)
-            return digest
-        if _move:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _fsync(path)  # the bytes reach the disk before the name does
-            os.chmod(path, 0o444)
-            os.replace(path, target)
-        else:
-            with atomic_path(target) as tmp:
-                shutil.copyfile(path, tmp)
-                os.chmod(tmp, 0o444)
+        with _storage_errors(self.root):
+            if target.exists():
+                if self.check(digest, suffix=suffix) is None:
+                    # Refresh the time so garbage collection's grace period covers this use.
+                    os.utime(target)
+                    return digest
+                # The stored object is damaged: these bytes repair it.
+                target.unlink()
+            if _move:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _fsync(path)  # the bytes reach the disk before the name does
+                os.chmod(path, 0o444)
+                os.replace(path, target)
+            else:
+                with atomic_path(target) as tmp:
+                    shutil.copyfile(path, tmp)
+                    os.chmod(tmp, 0o444)
         return digest
+
+    def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
+        path = Path(self.local_path(digest, suffix=suffix))
+        hasher = hashlib.sha256()
+        buffer = bytearray()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                hasher.update(chunk)
+                buffer += chunk
+        actual = hasher.hexdigest()
+        if actual != digest:
+            raise _corrupt(digest, what, str(path), actual)
+        return bytes(buffer)
+
+    def check(self, digest: str, *, suffix: str = "") -> str | None:
+        actual = sha256_file(self._path(digest, suffix))
+        return None if actual == digest else actual
+
+    def iter_objects(self) -> Iterator[ObjectEntry]:
+        for path in sorted((self.root / "sha256").glob("*/*")):
+            if not path.is_file():
+                continue
+            digest, dot, rest = path.name.partition(".")
+            stat = path.stat()
+            yield ObjectEntry(digest, dot + rest, stat.st_size, stat.st_mtime, str(path))
+
+    def delete(self, digest: str, *, suffix: str = "") -> None:
+        self._path(digest, suffix).unlink(missing_ok=True)
 
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         return self._path(digest, suffix).exists()
@@ -138,6 +291,8 @@ class FsspecObjectStore:
     def put_file(self, path: Path, *, suffix: str = "") -> str:
         digest = sha256_file(path)
         target = self._path(digest, suffix)
+        if self.fs.exists(target) and self.check(digest, suffix=suffix) is not None:
+            self.fs.rm(target)  # damaged: these bytes repair it
         if not self.fs.exists(target):
             # Upload under a temporary name, then move: readers never see a partial object.
             staging = f"{self.root}/tmp/{digest}{suffix}.{os.getpid()}"
@@ -157,6 +312,45 @@ class FsspecObjectStore:
     def size(self, digest: str, *, suffix: str = "") -> int:
         return int(self.fs.size(self._path(digest, suffix)))
 
+    def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
+        path = self._path(digest, suffix)
+        if not self.fs.exists(path):
+            raise UnknownRefError(f"object {digest[:12]} is missing from {self.url}")
+        hasher = hashlib.sha256()
+        buffer = bytearray()
+        with self.fs.open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                hasher.update(chunk)
+                buffer += chunk
+        actual = hasher.hexdigest()
+        if actual != digest:
+            raise _corrupt(digest, what, str(self.fs.unstrip_protocol(path)), actual)
+        return bytes(buffer)
+
+    def check(self, digest: str, *, suffix: str = "") -> str | None:
+        hasher = hashlib.sha256()
+        with self.fs.open(self._path(digest, suffix), "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                hasher.update(chunk)
+        actual = hasher.hexdigest()
+        return None if actual == digest else actual
+
+    def iter_objects(self) -> Iterator[ObjectEntry]:
+        base = f"{self.root}/sha256"
+        if not self.fs.exists(base):
+            return
+        for path, info in sorted(self.fs.find(base, detail=True).items()):
+            name = path.rsplit("/", 1)[-1]
+            digest, dot, rest = name.partition(".")
+            mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+            stamp = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)
+            yield ObjectEntry(digest, dot + rest, int(info.get("size", 0)), stamp, path)
+
+    def delete(self, digest: str, *, suffix: str = "") -> None:
+        path = self._path(digest, suffix)
+        if self.fs.exists(path):
+            self.fs.rm(path)
+
 
 def open_object_store(url: str) -> LocalObjectStore | FsspecObjectStore:
     """Choose the artifact store by URL scheme: a plain path is local, anything else fsspec."""
@@ -170,3 +364,44 @@ def open_object_store(url: str) -> LocalObjectStore | FsspecObjectStore:
             ) from exc
         return LocalObjectStore(root)
     return FsspecObjectStore(url)
+
+
+def read_parquet_object(
+    store: ObjectStore,
+    digest: str,
+    *,
+    suffix: str = "",
+    columns: list[str] | None = None,
+    what: str | None = None,
+) -> Any:
+    """A Parquet object as a DataFrame, after its bytes are checked against ``digest``.
+
+    ``what`` names the object for the error (``"dataset version toy@3f2a9c1"``).
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(store, LocalObjectStore):
+        # Map the file once; a second thread hashes the mapped bytes (hashlib releases the
+        # GIL) while pyarrow decodes the very same bytes. The frame is returned only after
+        # the hash matched, so nothing unverified is ever served.
+        path = store.local_path(digest, suffix=suffix)
+        with pa.memory_map(path) as source:
+            buffer = source.read_buffer()
+            hasher = hashlib.sha256()
+            worker = threading.Thread(target=hasher.update, args=(memoryview(buffer),))
+            worker.start()
+            try:
+                frame = pd.read_parquet(pa.BufferReader(buffer), columns=columns)
+            except Exception:
+                worker.join()
+                if hasher.hexdigest() != digest:
+                    raise _corrupt(digest, what, path, hasher.hexdigest()) from None
+                raise
+            worker.join()
+            del buffer
+        if hasher.hexdigest() != digest:
+            raise _corrupt(digest, what, path, hasher.hexdigest())
+        return frame
+    data = store.read_bytes(digest, suffix=suffix, what=what)
+    return pd.read_parquet(pa.BufferReader(data), columns=columns)
