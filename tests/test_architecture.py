@@ -171,3 +171,37 @@ def test_quality_public_api_is_pinned() -> None:
     ]
     for name in dcai.quality.__all__:
         assert callable(getattr(dcai.quality, name))
+
+
+HEAVY_FOR_THE_CLI = ("pandas", "numpy", "sqlalchemy", "sklearn", "scipy", "pyarrow", "plotly")
+
+
+def test_import_budget_of_the_cli() -> None:
+    """Issue 21: `dcai --help` builds the whole command tree without the data stack.
+
+    Commands import the workspace (pandas, SQLAlchemy, ...) when they run, not when the CLI
+    module is loaded; ``--help`` of the root and of a group must stay that light too.
+    """
+    code = (
+        "import sys\n"
+        "from dcai.cli.main import main\n"
+        "for args in (['--help'], ['data', '--help'], ['runs', 'list', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"heavy = [m for m in {HEAVY_FOR_THE_CLI!r} if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_import_dcai_is_light() -> None:
+    code = (
+        "import sys, dcai\n"
+        f"heavy = [m for m in {(*HEAVY_FOR_THE_CLI, 'typer', 'rich')!r} if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

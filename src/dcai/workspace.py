@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from dcai.analysis.workflow import ErrorAnalysis
+    from dcai.experiments.registry import ModelSummary, ModelVersion
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
     from dcai.labels._agreement import AgreementReport
@@ -366,7 +367,8 @@ class Workspace:
         return run_detail(self, key)
 
     def load_model(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
-        """The fitted model a run stored (``ref``: a run id or unambiguous prefix).
+        """A fitted model: ``ref`` is a registered model (``NAME``, ``NAME/3``,
+        ``NAME@production``) or a run id (or unambiguous prefix).
 
         Every loader — CLI, serving, export — goes through here: the artifact's bytes are
         checked against their sha256 and only an exact list of types is constructed
@@ -375,8 +377,61 @@ class Workspace:
         ``trusted``.
         """
         from dcai.experiments.model_files import load_model
+        from dcai.experiments.registry import is_model_ref, load_registered_model
 
+        if is_model_ref(self, ref):
+            return load_registered_model(self, ref, trusted=trusted)[1]
         return load_model(self, ref, trusted=trusted)
+
+    # Model registry ----------------------------------------------------------------------
+
+    def register_model(
+        self,
+        run: str,
+        *,
+        name: str,
+        description: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Register a finished run's model as the next version of ``name``."""
+        from dcai.experiments.registry import register_model
+
+        return register_model(
+            self, run, name=name, description=description, author=author, trusted=trusted
+        )
+
+    def model(self, ref: str) -> ModelVersion:
+        """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names."""
+        from dcai.experiments.registry import resolve_model
+
+        return resolve_model(self, ref)
+
+    def models(self) -> list[ModelSummary]:
+        """Every registered model."""
+        from dcai.experiments.registry import list_models
+
+        return list_models(self)
+
+    def model_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of one model, oldest first."""
+        from dcai.experiments.registry import model_versions
+
+        return model_versions(self, name)
+
+    def set_model_alias(
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        author: str | None = None,
+        reason: str = "",
+    ) -> ModelVersion:
+        """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded."""
+        from dcai.experiments.registry import set_model_alias
+
+        return set_model_alias(self, name, version, alias, author=author, reason=reason)
 
     # Labels: guidelines ----------------------------------------------------------------
 
@@ -403,9 +458,19 @@ class Workspace:
     # Labels: agreement, consensus, HLP, conventions, double labeling -------------------
 
     def agreement(
-        self, ref: str, *, level: Level = "nominal", n_boot: int = 1000, random_state: int = 0
+        self,
+        ref: str,
+        *,
+        level: Level = "nominal",
+        n_boot: int = 1000,
+        random_state: int = 0,
+        include_dataset_labels: bool | str = False,
     ) -> AgreementReport:
-        """Agreement between a version's labelers (stored with the version)."""
+        """Agreement between a version's labelers (stored with the version).
+
+        ``include_dataset_labels`` (True, or the name to give it) lets the data set's own
+        label column take part as one more labeler.
+        """
         from dcai.labels.reports import run_agreement
 
         return run_agreement(
@@ -414,6 +479,7 @@ class Workspace:
             level=level,
             n_boot=n_boot,
             random_state=random_state,
+            include_dataset_labels=include_dataset_labels,
         )[0]
 
     def agreement_by(
@@ -424,6 +490,7 @@ class Workspace:
         level: Level = "nominal",
         n_boot: int = 1000,
         random_state: int = 0,
+        include_dataset_labels: bool | str = False,
     ) -> AgreementComparison:
         """Agreement compared across the values of a column (e.g. guideline versions), per class."""
         from dcai.labels.reports import run_agreement
@@ -435,15 +502,24 @@ class Workspace:
             level=level,
             n_boot=n_boot,
             random_state=random_state,
+            include_dataset_labels=include_dataset_labels,
         )[1]
         assert comparison is not None  # invariant: by was given
         return comparison
 
-    def consensus(self, ref: str, *, method: ConsensusMethod = "dawid_skene") -> ConsensusResult:
+    def consensus(
+        self,
+        ref: str,
+        *,
+        method: ConsensusMethod = "dawid_skene",
+        include_dataset_labels: bool | str = False,
+    ) -> ConsensusResult:
         """Consensus labels from a version's annotations (stored as a label report)."""
         from dcai.labels.reports import run_consensus
 
-        return run_consensus(self, ref, method=method)
+        return run_consensus(
+            self, ref, method=method, include_dataset_labels=include_dataset_labels
+        )
 
     def commit_consensus(
         self,
@@ -453,6 +529,7 @@ class Workspace:
         min_confidence: float = 0.0,
         message: str = "",
         author: str | None = None,
+        include_dataset_labels: bool | str = False,
     ) -> DatasetVersion:
         """Commit a child version labelled by the annotators' consensus."""
         from dcai.labels.reports import commit_consensus
@@ -464,6 +541,7 @@ class Workspace:
             min_confidence=min_confidence,
             message=message,
             author=author,
+            include_dataset_labels=include_dataset_labels,
         )[1]
 
     def hlp(
@@ -473,11 +551,19 @@ class Workspace:
         by: str | None = None,
         consensus: HLPConsensus = "majority",
         n_boot: int = 1000,
+        include_dataset_labels: bool | str = False,
     ) -> HLPReport:
         """Human-level performance (leave one labeler out), stored as error analysis's baseline."""
         from dcai.labels.reports import run_hlp
 
-        return run_hlp(self, ref, by=by, consensus=consensus, n_boot=n_boot)
+        return run_hlp(
+            self,
+            ref,
+            by=by,
+            consensus=consensus,
+            n_boot=n_boot,
+            include_dataset_labels=include_dataset_labels,
+        )
 
     def label_conventions(
         self, ref: str, *, target: ConventionTarget | None = None

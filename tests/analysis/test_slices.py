@@ -74,7 +74,12 @@ def test_a_planted_pair_is_found_first() -> None:
     low, high = np.quantile(frame.x1, [0.25, 0.5])
     bad = (frame.shop == "b") & (frame.x1 >= low) & (frame.x1 < high)
     report = find_slices(frame, _errors(bad.to_numpy(), rng, 0.45))
-    name, predicates = _top(report)
+    # Ranked by excess errors, the planted pair and its parent `shop == b` hold about the same
+    # excess errors (all of the parent's are the pair's): both lead, in either order.
+    assert report.slices["name"].iloc[0] in set(report.slices["name"].iloc[:2])
+    pairs = report.slices[report.slices["predicates"].map(len) == 2]
+    assert pairs.index[0] <= 1
+    name, predicates = pairs["name"].iloc[0], pairs["predicates"].iloc[0]
     assert [(c, op) for c, op, _ in predicates] == [("x1", "between"), ("shop", "==")]
     assert predicates[1][2] == "b"
     mask = report.masks(frame)[name].to_numpy()
@@ -86,13 +91,16 @@ def test_a_planted_triple_is_found_first() -> None:
     frame = _frame(20000, rng)
     bad = (frame.colour == "green") & ~frame.blurry & (frame.x2 < np.quantile(frame.x2, 0.25))
     report = find_slices(frame, _errors(bad.to_numpy(), rng, 0.5))
-    _, predicates = _top(report)
+    # Its parents hold about its excess errors (see the planted pair); it is among the top 4.
+    triples = report.slices[report.slices["predicates"].map(len) == 3]
+    assert len(triples) and triples.index[0] <= 3
+    predicates = triples["predicates"].iloc[0]
     assert [(c, op, v) for c, op, v in predicates if c != "x2"] == [
         ("colour", "==", "green"),
         ("blurry", "==", False),
     ]
     assert [(c, op) for c, op, _ in predicates if c == "x2"] == [("x2", "<")]
-    assert report.slices["name"].iloc[0].endswith("& not blurry")
+    assert triples["name"].iloc[0].endswith("& not blurry")
 
 
 def test_missing_values_are_a_slice_of_their_own() -> None:
@@ -161,8 +169,10 @@ def _brute_force(frame, errors, vocabulary, *, min_size, alpha=0.05, weight=0.95
             ok &= e / s >= (1 + PARENT_GAIN) * pe / ps
         if ok:
             score = weight * (e / s / (total / n) - 1) - (1 - weight) * (n / s - 1)
-            kept.append((score, preds, p))
-    kept.sort(key=lambda t: -t[0])
+            excess = s * (e / s - (total - e) / (n - s))
+            kept.append((score, preds, p, excess))
+    # Ranked by excess errors, then p-value, then fewer predicates (as find_slices does).
+    kept.sort(key=lambda t: (-t[3], t[2], len(t[1])))
     return m, kept
 
 
@@ -195,10 +205,11 @@ def test_the_search_agrees_with_brute_force() -> None:
     assert report.n_candidates == m
     assert len(report.slices) == min(len(kept), 10)
     top = report.slices.iloc[0]
-    score, preds, p = kept[0]
+    score, preds, p, excess = kept[0]
     assert sorted(map(str, top["predicates"])) == sorted(map(str, preds))
     assert top["p_value"] == pytest.approx(p, rel=1e-6)
     assert top["score"] == pytest.approx(score)
+    assert top["excess_errors"] == pytest.approx(excess)
     assert [sorted(map(str, q)) for q in report.slices["predicates"]] == [
         sorted(map(str, k[1])) for k in kept[:10]
     ]
@@ -248,7 +259,10 @@ def test_reported_figures_recompute_from_the_masks(data, max_predicates) -> None
         assert row.p_adjusted <= 0.5
         assert len(row.predicates) <= max_predicates
         assert len({c for c, _, _ in row.predicates}) == len(row.predicates)
-    assert list(report.slices["score"]) == sorted(report.slices["score"], reverse=True)
+        excess = mask.sum() * (errors[mask].mean() - errors[~mask].mean())
+        assert row.excess_errors == pytest.approx(excess)
+    ranked = list(report.slices["excess_errors"])
+    assert ranked == sorted(ranked, reverse=True)
     json.dumps(report.to_dict(), allow_nan=False)
 
 

@@ -277,7 +277,8 @@ def test_pred_probs_as_frame_or_array_agree(sparse_crowd: tuple[pd.DataFrame, np
 
 @pytest.mark.parametrize("method", ["majority", "dawid_skene"])
 def test_aggregate_result_has_the_same_shape_for_every_method(method: str) -> None:
-    confusions = np.stack([symmetric(3, 0.8), symmetric(3, 0.6)])
+    # Three labelers: with two, Dawid–Skene falls back to majority (test_consensus_two_labelers).
+    confusions = np.stack([symmetric(3, 0.8), symmetric(3, 0.6), symmetric(3, 0.7)])
     ann, _ = simulate_crowd(confusions, 40, per_item=(1, 2), seed=10)
     ann["label"] = ann["label"].map({0: "x", 1: "y", 2: "z"})
     result = aggregate(ann, method=method)  # type: ignore[arg-type]
@@ -291,7 +292,7 @@ def test_aggregate_result_has_the_same_shape_for_every_method(method: str) -> No
     ]
     assert list(result.annotators.columns) == ["annotator", "n_labels", "accuracy"]
     assert result.annotators["n_labels"].sum() == len(ann)
-    assert set(result.confusion) == {"a0", "a1"}
+    assert set(result.confusion) == {"a0", "a1", "a2"}
     assert result.confusion["a0"].index.tolist() == ["x", "y", "z"]
     assert list(result.probs.columns) == ["x", "y", "z"]
     json.dumps(result.to_dict())

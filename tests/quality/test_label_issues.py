@@ -252,3 +252,59 @@ def test_bad_features_are_refused() -> None:
         find_label_issues(labels, probs, features=pd.DataFrame({"t": ["a", "b", "c", "d"]}))
     with pytest.raises(InvalidInputError, match="rows but there are"):
         find_label_issues(labels, probs, features=[[1.0], [2.0]])
+
+
+def _peaked(n: int, k: int, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dirichlet pred_probs peaked on the true class; ``rate`` of labels flipped uniformly."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, size=n)
+    alpha = np.full((n, k), 0.4)
+    alpha[np.arange(n), truth] = 4.0
+    probs = rng.standard_gamma(alpha)
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = truth.copy()
+    chosen = rng.choice(n, size=round(rate * n), replace=False)
+    labels[chosen] = (truth[chosen] + rng.integers(1, k, size=len(chosen))) % k
+    return labels, probs, labels != truth
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pred_probs_only_count_is_close_to_the_true_number_of_flips(seed: int) -> None:
+    labels, probs, flipped = _peaked(6000, 10, 0.10, seed)
+    frame = find_label_issues(labels, probs)
+    noise = frame.attrs["label_noise"]
+    assert noise["method"] == "confident_posterior"
+    assert abs(noise["n_issues"] - flipped.sum()) <= 0.2 * flipped.sum()
+    flagged = frame["is_label_issue"].to_numpy()
+    # The old minimax count flagged about 1.5x the flips here; now within 15 %.
+    assert abs(int(flagged.sum()) - int(flipped.sum())) <= 0.15 * flipped.sum()
+    hits = (flagged & flipped).sum()
+    f1 = 2 * hits / (flagged.sum() + flipped.sum())
+    disagree = probs.argmax(axis=1) != labels
+    f1_disagree = 2 * (disagree & flipped).sum() / (disagree.sum() + flipped.sum())
+    assert f1 > f1_disagree
+
+
+def test_default_cutoff_depends_on_features() -> None:
+    X, y = _blobs(300, 3, seed=3)
+    noisy = y.copy()
+    noisy[:15] = (y[:15] + 1) % 3
+    probs = np.full((300, 3), 0.1)
+    probs[np.arange(300), y] = 0.8
+    without_x = find_label_issues(noisy, probs).attrs["label_noise"]
+    assert without_x["method"] == "confident_posterior"
+    with_x = find_label_issues(noisy, probs, features=X).attrs["label_noise"]
+    assert with_x["method"] == "minimax"
+    explicit = find_label_issues(noisy, probs, cutoff="minimax").attrs["label_noise"]
+    assert explicit["method"] == "minimax"
+
+
+def test_noise_posterior_follows_the_estimated_confusions() -> None:
+    from dcai.quality._confident_learning import noise_posterior
+
+    # Class 0 is often mislabelled 1, never 2: the same margin towards 1 is more suspect.
+    joint = np.array([[50.0, 0.0, 0.0], [20.0, 80.0, 0.0], [0.0, 0.0, 100.0]])
+    codes = np.array([1, 1])
+    probs = np.array([[0.6, 0.4, 0.0], [0.0, 0.4, 0.6]])
+    towards_0, towards_2 = noise_posterior(codes, probs, joint)
+    assert towards_0 > towards_2

@@ -148,3 +148,36 @@ def test_nan_error_names_rows() -> None:
 def test_check_knn_refuses_bad_pairs(knn: object, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         check_knn(knn, n_examples=3)
+
+
+def test_label_agreement_hnsw_recall_is_at_least_095() -> None:
+    """The graph neighbour label agreement uses above its threshold (M=16) finds the true ones."""
+    from dcai.quality._ranking import LABEL_HNSW_M, LABEL_MAX_APPROX_NEIGHBORS
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(10, 16))
+    X = (centres[rng.integers(0, 10, 6000)] + rng.standard_normal((6000, 16))).astype(np.float32)
+    k = LABEL_MAX_APPROX_NEIGHBORS
+    _, exact = nearest_neighbors(X, k=k, exact=True)
+    _, approx = nearest_neighbors(X, k=k, exact=False, hnsw_m=LABEL_HNSW_M, n_jobs=1)
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(exact, approx, strict=True)])
+    assert recall >= 0.95
+
+
+def test_neighbor_label_probs_switches_to_hnsw_above_the_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dcai.quality import _ranking
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 3, 900)
+    X = rng.normal(size=(900, 4)) + 3.0 * y[:, None]
+    exact = _ranking.neighbor_label_probs(y, X, n_neighbors=10)
+    monkeypatch.setattr(_ranking, "LABEL_EXACT_MAX_ROWS", 100)
+    approx = _ranking.neighbor_label_probs(y, X, n_neighbors=10)
+    assert np.abs(approx - exact).mean() < 0.02
+
+
+def test_hnsw_m_is_validated() -> None:
+    with pytest.raises(InvalidInputError, match="hnsw_m"):
+        nearest_neighbors(np.zeros((5, 2)) + np.arange(5)[:, None], k=2, hnsw_m=1)

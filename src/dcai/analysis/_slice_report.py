@@ -26,6 +26,7 @@ SLICE_COLUMNS = (
     "p_value",
     "p_adjusted",
     "score",
+    "excess_errors",
 )
 
 
@@ -42,7 +43,8 @@ class SliceReport:
         ``share`` (of all rows), ``error_rate`` (mean error or loss in the slice),
         ``error_rate_outside``, ``lift`` (error rate over the overall rate), ``p_value`` (one
         sided, slice worse than the rest), ``p_adjusted`` (Bonferroni: ``p_value ×
-        n_candidates``, capped at 1) and ``score`` (SliceLine's).
+        n_candidates``, capped at 1), ``score`` (SliceLine's) and ``excess_errors`` (``size ×
+        (error_rate − error_rate_outside)``, the ranking key).
     overall_error_rate
         Mean error (or loss) over all rows.
     n_candidates

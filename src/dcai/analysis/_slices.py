@@ -4,7 +4,7 @@
 features and tags (SliceLine's lattice, counted exactly by
 :mod:`~dcai.analysis._slice_search`), keeps the slices whose error rate is significantly above
 the rest of the data after a Bonferroni correction, drops the ones that only restate a parent,
-and ranks the rest by SliceLine's score.
+and ranks the rest by their excess errors, ``size × (error rate − error rate outside)``.
 """
 
 from __future__ import annotations
@@ -188,8 +188,8 @@ def find_slices(
         the search stops at ``l - 1`` predicates (with a :class:`~dcai.errors.FallbackWarning`
         and a note).
     error_weight
-        SliceLine's α, the weight of error against size in the score that ranks the reported
-        slices (see Notes).
+        SliceLine's α, the weight of error against size in the ``score`` column (reported, no
+        longer used to rank; see Notes).
 
     Returns
     -------
@@ -235,15 +235,15 @@ def find_slices(
     parent's. So ``colour == red & x1 ≥ 3`` is not reported when ``colour == red`` alone
     explains it, and the top slices differ from one another.
 
-    *Ranking.* SliceLine's score
-    ``sc = α · (ē_S / ē − 1) − (1 − α) · (n / |S| − 1)`` with ``α = error_weight``, where
-    ``ē_S`` is the slice's error rate, ``ē`` the overall rate and ``n`` the number of rows.
-    Significance and ``min_size`` already keep out slices too small to trust, so the default
-    ``α = 0.999`` ranks by error rate and lets size decide between similar rates (a slice of
-    0.2 % of the rows gives up half a unit of lift). Lower values favour large slices: at
-    ``α = 0.95`` (a common choice in [1]_) a small bad slice ranks below the larger parents
-    whose excess errors are all its own; on generated data with planted slices (see
-    ``benchmarks/slices.py``), 0.999 put the planted slice first whenever it was reported.
+    *Ranking.* By excess errors, ``|S| · (ē_S − ē_out)``: how many more errors the slice
+    holds than it would at the error rate of the rest of the data — what fixing it could buy,
+    in examples. Ranking by lift (error rate alone) put 30-row slices above a 712-row slice with
+    p = 1e-82; a big significant slice now comes first. Ties go to the smaller p-value, then to
+    fewer predicates. SliceLine's score
+    ``sc = α · (ē_S / ē − 1) − (1 − α) · (n / |S| − 1)`` (``α = error_weight``, ``ē`` the
+    overall rate) is still reported in ``score``. A parent whose excess errors are all its
+    planted child's has about the child's excess errors, so either may come first; both are
+    reported when each is significantly worse than the rest (the redundancy rule below).
 
     References
     ----------
@@ -266,10 +266,10 @@ def find_slices(
     SliceReport(3 slice(s) from 59 candidates; overall error rate 0.1627, min_size 30)
     >>> report.slices[["name", "size", "error_rate", "lift"]].round(3)
                             name  size  error_rate   lift
-    0  colour == red & not flash   502       0.480  2.951
-    1              colour == red   962       0.301  1.853
+    0              colour == red   962       0.301  1.853
+    1  colour == red & not flash   502       0.480  2.951
     2                  not flash  1496       0.225  1.381
-    >>> report.slices["predicates"][0]
+    >>> report.slices["predicates"][1]
     [('colour', '==', 'red'), ('flash', '==', False)]
 
     The two parents are reported too: each is significantly worse than the rest on its own.
@@ -349,9 +349,10 @@ def find_slices(
     rate = cand.total / cand.size
     outside = (values.sum() - cand.total) / np.maximum(n - cand.size, 1)
     score = error_weight * (rate / overall - 1) - (1 - error_weight) * (n / cand.size - 1)
+    excess = cand.size * (rate - outside)
 
     significant = np.flatnonzero(p <= threshold)
-    order = significant[np.lexsort((cand.level[significant], p[significant], -score[significant]))]
+    order = significant[np.lexsort((cand.level[significant], p[significant], -excess[significant]))]
     parents = {
         tuple(int(v) for v in cand.ids[i, : cand.level[i]]): int(i)
         for i in np.flatnonzero(cand.level < levels)
@@ -385,6 +386,7 @@ def find_slices(
                 "p_value": float(p[i]),
                 "p_adjusted": float(min(1.0, p[i] * m)),
                 "score": float(score[i]),
+                "excess_errors": float(excess[i]),
             }
         )
     if not rows:

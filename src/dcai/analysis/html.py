@@ -61,7 +61,7 @@ def render_html_report(result: ErrorAnalysis) -> str:
         # plotly.js once, in the head, so every chart below finds it whatever the order.
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         f"<h1>Error analysis of {_e(result.ref)}</h1>",
-        f"<p>audit {_e(result.audit)} · {result.n_examples:,} examples · evaluated on "
+        f"<p>{_e(_source(result))} · {result.n_examples:,} examples · evaluated on "
         f"{_e(result.evaluated_on)}</p>",
     ]
     for warning in result.metrics.warnings:
@@ -91,6 +91,17 @@ def render_html_report(result: ErrorAnalysis) -> str:
         parts.append("</ul>")
     parts.append("<p class='note'>Made by dcai. Opens offline.</p></body></html>")
     return "\n".join(parts)
+
+
+def _source(result: ErrorAnalysis) -> str:
+    """Whose predictions, and which HLP report is the baseline."""
+    said = f"run {result.run[:8]}" if result.run else f"audit {result.audit}"
+    if result.hlp is not None:
+        value = result.hlp["value"]
+        said += f" · HLP #{result.hlp['id']} ({result.hlp['method']}" + (
+            ")" if value is None else f", {value:.3f})"
+        )
+    return said
 
 
 def _e(value: Any) -> str:

@@ -1,14 +1,16 @@
 """Error analysis of a dataset version: the workspace workflow behind ``dcai analyze``.
 
 It reads what earlier steps stored — the version's newest audit (out-of-sample probabilities
-and label-issue flags; one is run when there is none), the labelers' annotations and the
-newest human-level-performance report — and puts together, with the pure functions of
-:mod:`dcai.analysis`:
+and label-issue flags; one is run when there is none) or, with ``run``, a trained run's stored
+dev predictions; the labelers' annotations; and a human-level-performance report (the newest,
+or the one chosen with ``hlp``; which one is said in the result) — and puts together, with the
+pure functions of :mod:`dcai.analysis`:
 
 * metrics with intervals (and a warning when accuracy hides a rare class);
 * slices from tags, metadata columns, ``by`` columns (binned when numeric), true and
   predicted class, slices written by hand, and slices found automatically;
-* the "what to work on next" table against HLP per slice or user baselines;
+* the "what to work on next" table against HLP per slice, user baselines, or — where there is
+  none — the rest of the data (:mod:`dcai.analysis._priorities`);
 * the learning curve on the train → dev split and the clean-vs-collect comparison;
 * optionally, a check of declared performance requirements.
 
@@ -57,7 +59,7 @@ class ErrorAnalysis:
     """Everything ``dcai analyze`` reports about one version (see the module docstring)."""
 
     ref: str
-    audit: str
+    audit: str | None
     metric: str
     n_examples: int
     evaluated_on: str
@@ -69,6 +71,10 @@ class ErrorAnalysis:
     requirements: RequirementsResult | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     notes: list[str] = field(default_factory=list)
+    #: The run whose predictions were analysed (``analyze(run=...)``), else None.
+    run: str | None = None
+    #: The HLP report used as baseline: ``id``, ``method``, ``value``, ``ref``; None without.
+    hlp: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``slices`` is the priority table as a list, best first."""
@@ -81,6 +87,8 @@ class ErrorAnalysis:
         return {
             "ref": self.ref,
             "audit": self.audit,
+            "run": self.run,
+            "hlp": None if self.hlp is None else {k: _json(v) for k, v in self.hlp.items()},
             "metric": self.metric,
             "n_examples": self.n_examples,
             "evaluated_on": self.evaluated_on,
@@ -147,7 +155,10 @@ def analyze(
     discover: bool = True,
     curves: bool = True,
     requirements: str | Path | None = None,
+    baseline_version: str | None = None,
     baseline_run: str | None = None,
+    run: str | None = None,
+    hlp: str | int | None = None,
     n_boot: int = 1000,
     repeats: int = 3,
     random_state: int = 0,
@@ -177,9 +188,17 @@ def analyze(
         Search slices automatically; measure the learning curve and clean-vs-collect.
     requirements
         A TOML requirements file to check (:mod:`dcai.analysis._requirements`).
-    baseline_run
+    baseline_version
         A version (or dataset) whose newest stored analysis gives each slice's baseline — the
-        previous run to hold this one against; overrides HLP, overridden by ``baselines``.
+        previous analysis to hold this one against; overrides HLP, overridden by ``baselines``.
+    baseline_run
+        Deprecated name of ``baseline_version``.
+    run
+        A run (id or prefix) trained on this dataset: analyse its stored predictions on the
+        ``split`` (default ``dev``) instead of the audit's out-of-sample predictions. Label
+        issues come from the version's newest audit when there is one (none is run).
+    hlp
+        The id of the HLP label report to use as baseline (default: the newest).
     store
         Store the slice metrics with the version (a report of kind ``analysis``), so a later
         analysis can use them as its baseline run.
@@ -191,31 +210,39 @@ def analyze(
     steps = Steps(progress, total=6)
     notes: list[str] = []
     version = resolve_ref(ws, ref)
-    steps("reading the audit")
-    found = _audit_for(ws, version, audit, progress, notes)
+    baseline_version = baseline_version if baseline_version is not None else baseline_run
     frame = version.to_pandas()
     label = version.roles.label
-    probs = found.pred_probs.set_index(EXAMPLE_ID)
-    classes = list(probs.columns)
-    probs = probs.reindex(frame[EXAMPLE_ID].to_numpy())
-    if probs.isna().any().any():
-        raise InvalidInputError(
-            f"audit {found.short_id} has no probabilities for some examples of {version.ref}",
-            hint=f"Run a new audit of this version: dcai audit {version.ref}",
+    run_id: str | None = None
+    if run is not None:
+        steps("reading the run's predictions")
+        used = _run_inputs(ws, version, frame, run, split, audit, notes)
+        run_id, y_true, y_pred, prob_matrix, classes, rows, evaluated_on = used[:7]
+        audit_id, scores, issues = used[7:]
+    else:
+        steps("reading the audit")
+        found = _audit_for(ws, version, audit, progress, notes)
+        audit_id = found.short_id
+        probs = found.pred_probs.set_index(EXAMPLE_ID)
+        classes = list(probs.columns)
+        probs = probs.reindex(frame[EXAMPLE_ID].to_numpy())
+        if probs.isna().any().any():
+            raise InvalidInputError(
+                f"audit {found.short_id} has no probabilities for some examples of {version.ref}",
+                hint=f"Run a new audit of this version: dcai audit {version.ref}",
+            )
+        y_true = _as_class_labels(frame[label], classes)
+        prob_matrix = probs.to_numpy()
+        y_pred = np.asarray(classes, dtype=object)[prob_matrix.argmax(axis=1)]
+        scores = found.scores.set_index(EXAMPLE_ID).reindex(probs.index)
+        issues = (
+            scores["is_label_issue"].fillna(False).to_numpy(dtype=bool)
+            if "is_label_issue" in scores
+            else None
         )
-    y_true = _as_class_labels(frame[label], classes)
-    predicted_codes = probs.to_numpy().argmax(axis=1)
-    y_pred = np.asarray(classes, dtype=object)[predicted_codes]
-    scores = found.scores.set_index(EXAMPLE_ID).reindex(probs.index)
-    issues = (
-        scores["is_label_issue"].fillna(False).to_numpy(dtype=bool)
-        if "is_label_issue" in scores
-        else None
-    )
-
-    rows = np.ones(len(frame), dtype=bool)
-    evaluated_on = "all examples (cross-validated predictions)"
-    if split is not None:
+        rows = np.ones(len(frame), dtype=bool)
+        evaluated_on = "all examples (cross-validated predictions)"
+    if split is not None and run is None:
         column = version.roles.split
         if column is None:
             raise InvalidInputError(
@@ -231,7 +258,7 @@ def analyze(
     metrics = classification_metrics(
         y_true[rows],
         y_pred[rows],
-        pred_probs=probs.to_numpy()[rows],
+        pred_probs=None if prob_matrix is None else prob_matrix[rows],
         classes=classes,
         n_boot=n_boot,
         random_state=random_state,
@@ -254,7 +281,7 @@ def analyze(
         del masks[name]
 
     steps("baselines")
-    base, sources = _baselines(ws, version, baselines, baseline_run, notes)
+    base, sources, hlp_used = _baselines(ws, version, baselines, baseline_version, hlp, notes)
     unknown = sorted(set(base) - set(masks) - {"all"})
     for name in unknown:
         notes.append(
@@ -308,11 +335,11 @@ def analyze(
             source=str(requirements),
         )
     if store:
-        _store(ws, version, found.short_id, metric, split, table, metrics)
+        _store(ws, version, audit_id, run_id, metric, split, table, metrics)
     steps.done()
     return ErrorAnalysis(
         ref=version.ref,
-        audit=found.short_id,
+        audit=audit_id,
         metric=metric,
         n_examples=int(rows.sum()),
         evaluated_on=evaluated_on,
@@ -324,13 +351,16 @@ def analyze(
         requirements=checked,
         masks=masks,
         notes=notes,
+        run=run_id,
+        hlp=hlp_used,
     )
 
 
 def _store(
     ws: Workspace,
     version: DatasetVersion,
-    audit: str,
+    audit: str | None,
+    run: str | None,
     metric: str,
     split: str | None,
     table: pd.DataFrame,
@@ -346,10 +376,116 @@ def _store(
         ws,
         version,
         "analysis",
-        {"audit": audit, "metric": metric, "split": split},
+        {"audit": audit, "run": run, "metric": metric, "split": split},
         {"accuracy": accuracy.value, "n_slices": len(table)},
         kept,
         None,
+    )
+
+
+def _run_inputs(
+    ws: Workspace,
+    version: DatasetVersion,
+    frame: pd.DataFrame,
+    run: str,
+    split: str | None,
+    audit: str | None,
+    notes: list[str],
+) -> tuple[Any, ...]:
+    """A run's stored predictions on ``split`` (default dev) as the analysis' inputs.
+
+    Returns ``(run id, y_true, y_pred, probabilities or None, classes, rows, evaluated_on,
+    audit id or None, audit scores, label-issue flags or None)``; ``y_pred`` equals ``y_true``
+    outside ``rows`` (the examples the run predicted), which the analysis never reads.
+    """
+    from dcai.quality.audit import find_audit, list_audits
+    from dcai.store import read_parquet_object
+
+    detail = ws.run(run)
+    short = detail["id"][:8]
+    trained_on = detail["dataset"]
+    if trained_on is None or trained_on.split("@")[0] != version.dataset:
+        raise InvalidInputError(
+            f"run {short} was trained on {trained_on or 'no dataset'}, not on {version.dataset}"
+        )
+    stored = [a for a in detail["artifacts"] if a["name"] == "predictions.parquet"]
+    if not stored:
+        raise InvalidInputError(
+            f"run {short} stored no predictions to analyse",
+            hint=f"Train with dcai train {version.ref}, which stores them.",
+        )
+    table: pd.DataFrame = read_parquet_object(
+        ws.objects, stored[0]["sha256"], what=f"the predictions of run {short}"
+    )
+    wanted = split or "dev"
+    table = table[table["split"] == wanted]
+    table = table.set_index(table[EXAMPLE_ID].astype(str))
+    ids = frame[EXAMPLE_ID].astype(str)
+    rows = ids.isin(table.index).to_numpy()
+    if not rows.any():
+        raise InvalidInputError(
+            f"run {short} has no {wanted} predictions for the examples of {version.ref}",
+            hint="Pick the split the run evaluated (--split dev or test).",
+        )
+    label = version.roles.label
+    by_text = {str(v): v for v in pd.unique(frame[label].dropna())}
+    prob_columns = [c for c in table.columns if str(c).startswith("p_")]
+    names = [str(c)[2:] for c in prob_columns]
+    if not names:
+        names = sorted({*by_text, *table["predicted"].astype(str)})
+    classes = [by_text.get(name, name) for name in names]
+    y_true = _as_class_labels(frame[label], classes)
+    predicted = table["predicted"].astype(str).reindex(ids.to_numpy())
+    typed = _as_class_labels(predicted.fillna("").astype(object), classes)
+    y_pred = np.where(rows, typed, y_true)
+    prob_matrix = (
+        table[prob_columns].reindex(ids.to_numpy()).to_numpy(dtype=float) if prob_columns else None
+    )
+    if trained_on != version.ref:
+        notes.append(
+            f"run {short} was trained on {trained_on}; its predictions are scored against the "
+            f"labels of {version.ref}"
+        )
+    evaluated_on = f"run {short}'s {wanted} predictions ({int(rows.sum()):,} examples)"
+    found = None
+    if audit is not None:
+        found = find_audit(ws, audit)
+    else:
+        existing = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+        found = existing[0] if existing else None
+    if found is None:
+        notes.append(
+            f"no audit of {version.ref}: label issues per slice not shown (dcai audit {version.ref})"
+        )
+        return (
+            detail["id"],
+            y_true,
+            y_pred,
+            prob_matrix,
+            classes,
+            rows,
+            evaluated_on,
+            None,
+            pd.DataFrame(index=frame[EXAMPLE_ID].to_numpy()),
+            None,
+        )
+    scores = found.scores.set_index(EXAMPLE_ID).reindex(frame[EXAMPLE_ID].to_numpy())
+    issues = (
+        scores["is_label_issue"].fillna(False).to_numpy(dtype=bool)
+        if "is_label_issue" in scores
+        else None
+    )
+    return (
+        detail["id"],
+        y_true,
+        y_pred,
+        prob_matrix,
+        classes,
+        rows,
+        evaluated_on,
+        found.short_id,
+        scores,
+        issues,
     )
 
 
@@ -479,21 +615,52 @@ def _baselines(
     ws: Workspace,
     version: DatasetVersion,
     given: Mapping[str, float] | str | Path | None,
-    baseline_run: str | None,
+    baseline_version: str | None,
+    hlp: str | int | None,
     notes: list[str],
-) -> tuple[dict[str, float], dict[str, str]]:
-    from dcai.labels.reports import latest_report
+) -> tuple[dict[str, float], dict[str, str], dict[str, Any] | None]:
+    from dcai.labels.reports import latest_report, list_reports
 
     base: dict[str, float] = {}
     sources: dict[str, str] = {}
-    try:
-        report = latest_report(ws, version.dataset, "hlp")
-    except UnknownRefError:
+    used: dict[str, Any] | None = None
+    reports = list_reports(ws, version.dataset, kind="hlp")
+
+    def described(r: Any) -> str:
+        value = _hlp_value(r)
+        return f"#{r.id} {r.params.get('consensus')} " + ("?" if value is None else f"{value:.3f}")
+
+    report = None
+    if hlp is not None:
+        wanted = str(hlp).lstrip("#")
+        chosen = [r for r in reports if str(r.id) == wanted]
+        if not chosen:
+            listing = ", ".join(described(r) for r in reports) or "none"
+            raise UnknownRefError(
+                f"no HLP report {hlp} for {version.dataset} (stored: {listing})",
+                hint=f"Compute one with: dcai labels hlp {version.dataset}",
+            )
+        report = chosen[0]
+    elif reports:
+        report = reports[0]
+        if len(reports) > 1:
+            notes.append(
+                f"{len(reports)} HLP reports stored ({', '.join(described(r) for r in reports)}); "
+                f"the newest, #{report.id}, is used: choose another with --hlp ID"
+            )
+    if report is None:
         notes.append(
             f"no human-level performance stored for {version.dataset}: "
-            f"run dcai labels hlp {version.dataset} (or give --baseline)"
+            f"run dcai labels hlp {version.dataset} (or give --baseline); slices are held "
+            "against the rest of the data"
         )
     else:
+        used = {
+            "id": report.id,
+            "method": report.params.get("consensus"),
+            "value": _hlp_value(report),
+            "ref": report.version_ref,
+        }
         by = report.params.get("by")
         for row in report.table.itertuples():
             if pd.isna(row.accuracy):
@@ -505,9 +672,9 @@ def _baselines(
             }.get(str(row.scope))
             if name is not None:
                 base[name] = float(row.accuracy)
-                sources[name] = f"hlp ({report.version_ref})"
-    if baseline_run is not None:
-        previous = latest_report(ws, baseline_run, "analysis")
+                sources[name] = f"hlp #{report.id} ({report.version_ref})"
+    if baseline_version is not None:
+        previous = latest_report(ws, baseline_version, "analysis")
         table = previous.table
         for row in table.itertuples():
             if row.metric_name == previous.params.get("metric") and not pd.isna(row.value):
@@ -517,7 +684,17 @@ def _baselines(
         user = load_baselines(given) if isinstance(given, str | Path) else dict(given)
         base.update(user)
         sources.update(dict.fromkeys(user, "user"))
-    return base, sources
+    return base, sources, used
+
+
+def _hlp_value(report: Any) -> float | None:
+    """The overall accuracy of a stored HLP report."""
+    table = report.table
+    if table.empty or "scope" not in table:
+        return None
+    overall = table[table["scope"] == "overall"]
+    value = overall["accuracy"].iloc[0] if len(overall) else None
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _agreement(

@@ -44,14 +44,32 @@ def analyze(
     ] = None,
     baseline: Annotated[
         Path | None,
-        typer.Option("--baseline", help="TOML with a [baselines] table (overrides stored HLP)."),
+        typer.Option("--baseline", help="TOML with a \\[baselines] table (overrides stored HLP)."),
+    ] = None,
+    baseline_version: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-version",
+            help="Hold each slice against its metric in the newest stored analysis of this "
+            "version or dataset (an earlier data version).",
+        ),
     ] = None,
     baseline_run: Annotated[
         str | None,
+        typer.Option("--baseline-run", hidden=True, help="Deprecated: --baseline-version."),
+    ] = None,
+    run: Annotated[
+        str | None,
         typer.Option(
-            "--baseline-run",
-            help="Hold each slice against its metric in the newest stored analysis of this "
-            "version or dataset (a previous run).",
+            "--run",
+            help="Analyse this run's stored dev predictions (a run trained on this dataset) "
+            "instead of the audit's cross-validated ones.",
+        ),
+    ] = None,
+    hlp: Annotated[
+        str | None,
+        typer.Option(
+            "--hlp", help="The HLP label report (its id) to use as baseline (default: newest)."
         ),
     ] = None,
     metric: Annotated[
@@ -84,11 +102,14 @@ def analyze(
 ) -> None:
     """Which examples the model gets wrong, against which baseline, and what to do next.
 
-    Reads the newest audit of REF (runs one when there is none), the stored human-level
-    performance and the labelers' annotations; prints the metrics, the priority table (one row
-    per slice, by potential gain), the slices found automatically, the learning curve and the
-    clean-vs-collect verdict. With --check, exits 1 when a requirement fails (a CI gate).
-    --html refuses an existing file unless --force (checked before the analysis runs).
+    Reads the newest audit of REF (runs one when there is none) — or, with --run, that run's
+    stored dev predictions — the stored human-level performance (the newest report, or the one
+    chosen with --hlp; its id, method and value are shown) and the labelers' annotations; prints
+    the metrics, the priority table (one row per slice, by potential gain; slices without a
+    baseline are held against the rest of the data), the slices found automatically (by excess
+    errors), the learning curve and the clean-vs-collect verdict. With --check, exits 1 when a
+    requirement fails (a CI gate). --html refuses an existing file unless --force (checked
+    before the analysis runs).
     """
     from dcai._user_files import check_output_path, write_user_bytes
     from dcai.errors import InvalidInputError
@@ -98,6 +119,9 @@ def analyze(
             f"--metric must be one of {', '.join(METRICS)}; got {metric!r}",
             hint="e.g. --metric recall",
         )
+    if baseline_run is not None:
+        typer.echo("note: --baseline-run is deprecated; use --baseline-version", err=True)
+        baseline_version = baseline_version or baseline_run
     ws = open_workspace(ctx)
     if html is not None:
         check_output_path(html, workspace=ws, force=force)
@@ -109,7 +133,9 @@ def analyze(
             by=by or (),
             slices=slice_ or (),
             baselines=baseline,
-            baseline_run=baseline_run,
+            baseline_version=baseline_version,
+            run=run,
+            hlp=hlp,
             metric=metric,
             discover=discover,
             curves=curves,
@@ -144,10 +170,18 @@ def _pct(value: float | None) -> str:
 def render_analysis(result: ErrorAnalysis, *, top: int = 15) -> None:
     """The analysis as tables: headline metrics, warnings, priorities, discovered slices."""
     m = result.metrics
+    source = f"run {result.run[:8]}" if result.run else f"audit {result.audit}"
     console.print(
-        f"[bold cyan]{result.ref}[/] · audit {result.audit} · {result.n_examples:,} examples, "
+        f"[bold cyan]{result.ref}[/] · {source} · {result.n_examples:,} examples, "
         f"evaluated on {escape(result.evaluated_on)}"
     )
+    if result.hlp is not None:
+        value = result.hlp["value"]
+        console.print(
+            f"HLP baseline: report #{result.hlp['id']} ({escape(str(result.hlp['method']))}"
+            + ("" if value is None else f", accuracy {value:.3f}")
+            + f") of {escape(str(result.hlp['ref']))}"
+        )
     head = Table(title="Metrics (95% bootstrap intervals)", title_justify="left")
     for column in ("metric", "value", "interval"):
         head.add_column(column, justify="left" if column == "metric" else "right")
@@ -208,10 +242,19 @@ def render_analysis(result: ErrorAnalysis, *, top: int = 15) -> None:
 
     if result.discovered is not None and len(result.discovered.slices):
         found = Table(
-            title="Slices found automatically (error rate significantly above overall)",
+            title="Slices found automatically (significantly worse than the rest, by excess "
+            "errors)",
             title_justify="left",
         )
-        for column in ("slice", "size", "error rate", "outside", "lift", "p (adjusted)"):
+        for column in (
+            "slice",
+            "size",
+            "error rate",
+            "outside",
+            "excess errors",
+            "lift",
+            "p (adjusted)",
+        ):
             found.add_column(column, justify="left" if column == "slice" else "right")
         for row in result.discovered.slices.head(10).itertuples():
             found.add_row(
@@ -219,6 +262,7 @@ def render_analysis(result: ErrorAnalysis, *, top: int = 15) -> None:
                 f"{row.size:,}",
                 f"{row.error_rate:.3f}",
                 f"{row.error_rate_outside:.3f}",
+                f"{row.excess_errors:.0f}",
                 f"{row.lift:.2f}×",
                 f"{row.p_adjusted:.2g}",
             )

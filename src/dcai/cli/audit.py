@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -10,7 +10,9 @@ from rich.table import Table
 
 from dcai.cli._context import open_workspace
 from dcai.cli._output import console, dcai_warnings_to_stderr, print_json, progress_bar
-from dcai.quality.audit import ISSUE_TYPES, Audit
+
+if TYPE_CHECKING:
+    from dcai.quality.audit import Audit
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -23,7 +25,7 @@ def audit(
         bool,
         typer.Option(
             "--embeddings",
-            help="Compare text by sentence embeddings (needs: pip install 'dcai[embeddings]').",
+            help="Compare text by sentence embeddings (needs: pip install 'dcai\\[embeddings]').",
         ),
     ] = False,
     backend: Annotated[
@@ -56,6 +58,8 @@ def audit(
 
 def render_audit(result: Audit, *, top: int = 10) -> None:
     """The audit summary: issues by type and class, noise per class, the worst examples."""
+    from dcai.quality.audit import ISSUE_TYPES, content_text, suggest_min_score
+
     summary = result.summary
     state = "[green]audited[/]" if result.created else "[yellow]already audited[/]"
     console.print(
@@ -99,31 +103,81 @@ def render_audit(result: Audit, *, top: int = 10) -> None:
                 f"{escape(p['given'])} → {escape(p['true'])} ≈{p['count']:.0f}" for p in pairs
             )
         )
+    leakage = summary.get("split_leakage") or {}
+    if leakage.get("groups"):
+        console.print(
+            f"[yellow]split leakage:[/] {leakage['groups']:,} duplicate group(s) "
+            f"({leakage['examples']:,} examples) span train/dev/test; keep each group in one "
+            f"split: tag the copies, or re-split with dcai data split "
+            f"{escape(result.dataset)} --group COLUMN"
+        )
     imbalanced = [c for c in summary.get("class_balance", []) if c.get("is_class_imbalance_issue")]
     if imbalanced:
         console.print(
             "[yellow]rare classes:[/] "
             + ", ".join(f"{escape(str(c['class']))} ({c['count']:,})" for c in imbalanced)
         )
-    worst = result.issues
-    worst = worst[worst["type"] == "label"].head(top)
+    issues = result.issues
+    worst = issues[issues["type"] == "label"].head(top)
     if len(worst):
-        table = Table(title=f"Most likely label errors (top {len(worst)})", title_justify="left")
-        for column in ("example_id", "given", "suggested", "score"):
-            table.add_column(column, justify="right" if column == "score" else "left")
-        for row in worst.itertuples(index=False):
-            table.add_row(
-                escape(str(row.example_id)),
-                escape(str(row.given_label)),
-                escape(str(row.suggested_label)),
+        worst = result.issue_content(worst)
+        rows = [
+            [
+                str(row.example_id),
+                str(row.given_label),
+                str(row.suggested_label),
                 f"{row.score:.3f}",
+                content_text(row.content),
+            ]
+            for row in worst.itertuples(index=False)
+        ]
+        console.print(
+            issue_table(
+                f"Most likely label errors (top {len(worst)})",
+                ["example_id", "given", "suggested", "score", "content"],
+                rows,
             )
-        console.print(table)
-    console.print(
-        f"next: dcai review list {result.short_id} · "
-        f"dcai review decide {result.short_id} --accept-suggested --min-score 0.9 · "
-        f"dcai review apply {result.short_id}"
+        )
+    carried = int(summary.get("carried_decisions") or 0)
+    if carried:
+        console.print(
+            f"carried {carried:,} review decision(s) on unchanged examples from earlier audits "
+            f"(see: dcai review status {result.short_id})"
+        )
+    steps = [f"dcai review list {result.short_id}"]
+    # A threshold taken from the scores present, so following the hint accepts something.
+    min_score = suggest_min_score(issues)
+    if min_score is not None:
+        steps.append(
+            f"dcai review decide {result.short_id} --accept-suggested --min-score {min_score:g}"
+        )
+    steps.append(f"dcai review apply {result.short_id}")
+    console.print("next: " + " · ".join(steps))
+
+
+def issue_table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    """A table of issues whose last column (the content) is cut with an ellipsis to the width
+    the other columns leave on the terminal; cells are plain text (escaped here)."""
+    from rich.cells import cell_len
+
+    table = Table(title=title, title_justify="left")
+    fixed = 4  # the table's outer border and the last column's padding
+    for i, column in enumerate(columns[:-1]):
+        table.add_column(column, justify="right" if column == "score" else "left", no_wrap=True)
+        fixed += 3 + max([cell_len(column), *(cell_len(r[i]) for r in rows)])
+    table.add_column(
+        columns[-1],
+        overflow="ellipsis",
+        no_wrap=True,
+        max_width=max(16, min(_CONTENT_WIDTH, console.width - fixed)),
     )
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+#: The widest the content column gets, however wide the terminal.
+_CONTENT_WIDTH = 100
 
 
 def _natural(value: str) -> tuple[int, Any]:
@@ -141,6 +195,8 @@ def audits(
     json_: JsonOption = False,
 ) -> None:
     """List stored audits, newest first."""
+    from dcai.quality.audit import ISSUE_TYPES
+
     ws = open_workspace(ctx)
     found = ws.audits(ref)
     if json_:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,13 +13,16 @@ from dcai.cli._context import open_workspace
 from dcai.cli._output import (
     balance_table,
     console,
+    params_lines,
     print_json,
     print_warnings,
     progress_bar,
     version_table,
 )
-from dcai.data import VersionDiff
 from dcai.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from dcai.data import VersionDiff
 
 app = typer.Typer(
     help="Versioned datasets: add, inspect, compare, split, tag, export.", no_args_is_help=True
@@ -108,13 +111,46 @@ def add(
         console.print(
             f"[yellow]unchanged[/]: {escape(str(file))} is already [bold cyan]{version.ref}[/]; nothing new stored"
         )
+    _print_roles(version, declared_meta=meta or ())
+
+
+def _print_roles(version: Any, *, declared_meta: list[str] | tuple[str, ...]) -> None:
+    """One line per role, with the flag that changes it (and why columns became metadata)."""
+    from dcai.data._schema import NOTE_ID, inference_notes
+
     roles = version.roles
-    console.print(
-        f"label: [bold]{escape(roles.label)}[/]  id: {escape(roles.id or '(derived from content)')}  "
-        f"features: {len(roles.features)}  text: {escape(', '.join(roles.text)) or '—'}  "
-        f"meta: {escape(', '.join(roles.meta)) or '—'}"
-        + (f"  tags: {escape(', '.join(roles.tags))}" if roles.tags else "")
-    )
+    inferred_meta = [c for c in roles.meta if c not in declared_meta]
+    notes = inference_notes(version.to_pandas(columns=inferred_meta), inferred_meta)
+
+    def listing(columns: tuple[str, ...] | list[str]) -> str:
+        if not columns:
+            return "—"
+        shown = [
+            escape(c) + (f" [dim]({escape(notes[c])})[/]" if c in notes else "") for c in columns
+        ]
+        return ", ".join(shown)
+
+    rows = [
+        ("label", escape(roles.label), "--label COL"),
+        ("id", escape(roles.id) if roles.id else "(derived from content)", "--id COL"),
+        ("text", listing(roles.text), "--text COL"),
+        ("features", listing(roles.features), "--meta COL to leave one out"),
+        ("meta", listing(roles.meta), "--meta COL; --text COL makes one text"),
+    ]
+    if roles.split:
+        rows.append(("split", escape(roles.split), "a column named split"))
+    if roles.tags:
+        rows.append(("tags", listing(roles.tags), "dcai data tag"))
+    console.print("roles:")
+    for role, value, flag in rows:
+        console.print(f"  {role + ':':<10}{value}  [dim]{flag}[/]")
+    if roles.id is None:
+        for column, note in notes.items():
+            if note == NOTE_ID:
+                console.print(
+                    f"  [yellow]{escape(column)} looks like an id[/]: add again with "
+                    f"--id {escape(column)} to use it as the example id"
+                )
 
 
 def _separator(text: str) -> str:
@@ -173,7 +209,15 @@ def show(
     if version.message:
         console.print(f"message: {escape(version.message)}")
     console.print(f"parents: {', '.join(info['parents']) or '—'}")
-    console.print(f"params: {escape(str(version.params))}")
+    lines, shortened = params_lines(version.params)
+    if not lines:
+        console.print("params: —")
+    else:
+        console.print("params:")
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True)
+        if shortened:
+            console.print(f"  [dim](in full: dcai data show {escape(version.ref)} --json)[/]")
     roles = version.roles
     table = Table(title="Columns", title_justify="left")
     table.add_column("column")

@@ -197,6 +197,34 @@ def _estimate(value: dict[str, Any] | None) -> str:
     return f"{value['value']:.3f}{interval}"
 
 
+IncludeDatasetLabelsOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-dataset-labels",
+        help="Count the data set's label column as one more annotator (on annotated examples).",
+    ),
+]
+DatasetLabelsAsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset-labels-as",
+        help="Name of that annotator (default: dataset); implies --include-dataset-labels.",
+    ),
+]
+
+
+def _dataset_labels(include: bool, name: str | None) -> bool | str:
+    """The library's ``include_dataset_labels`` from the two options."""
+    if name is not None:
+        return name
+    return include
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
 @app.command("agreement")
 def agreement(
     ctx: typer.Context,
@@ -210,10 +238,13 @@ def agreement(
     ] = "nominal",
     boot: Annotated[int, typer.Option("--boot", help="Bootstrap resamples for intervals.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    include_dataset_labels: IncludeDatasetLabelsOption = False,
+    dataset_labels_as: DatasetLabelsAsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """How much labelers agree: percent agreement, Cohen's and Fleiss' kappa, Krippendorff's
-    alpha (95% intervals), per class, per pair, which classes get mixed up, worst items."""
+    alpha (95% intervals), per class, per pair, which classes get mixed up, worst items
+    (with their content). --include-dataset-labels counts the data set's labels as a labeler."""
     from dcai.labels.reports import run_agreement
 
     ws = open_workspace(ctx)
@@ -224,6 +255,7 @@ def agreement(
         level=_choice(level, ("nominal", "ordinal", "interval"), "--level"),
         n_boot=boot,
         random_state=seed,
+        include_dataset_labels=_dataset_labels(include_dataset_labels, dataset_labels_as),
     )
     data = report.to_dict()
     if comparison is not None:
@@ -248,9 +280,16 @@ def agreement(
     if len(confused):
         _records_table("Classes they mix up", confused.to_dict(orient="records"))
     _records_table("Each labeler against the others' consensus", data.get("annotators", []))
-    _records_table(
-        "Items they disagree on most (worked examples)", data.get("disagreements", [])[:10]
-    )
+    disputed = data.get("disagreements", [])[:10]
+    # The content in full is in --json; here it is cut to what the terminal has room for.
+    room = max(console.width - 60, 20)
+    disputed = [
+        {**row, "content": _truncate(row["content"], room)}
+        if isinstance(row.get("content"), str)
+        else row
+        for row in disputed
+    ]
+    _records_table("Items they disagree on most (worked examples)", disputed)
     if comparison is not None:
         by_data = comparison.to_dict()
         _records_table(f"By {by}", by_data["summary"])
@@ -303,27 +342,41 @@ def aggregate(
     ] = 0.0,
     message: Annotated[str, typer.Option("--message", "-m", help="Why (with --commit).")] = "",
     limit: Annotated[int, typer.Option("--limit", help="Least confident examples shown.")] = 10,
+    include_dataset_labels: IncludeDatasetLabelsOption = False,
+    dataset_labels_as: DatasetLabelsAsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Consensus labels (majority vote, Dawid–Skene, or model-assisted) and each labeler's
-    estimated accuracy; --commit makes a child version with lineage."""
+    estimated accuracy; --commit makes a child version with lineage. Dawid–Skene with fewer
+    than three labelers falls back to a majority vote (with a warning)."""
+    from dcai.cli._output import dcai_warnings_to_stderr
     from dcai.labels.reports import commit_consensus, run_consensus
 
     ws = open_workspace(ctx)
     version = None
-    if commit:
-        result, version = commit_consensus(
-            ws,
-            ref,
-            method=_choice(method, _METHODS, "--method"),
-            min_confidence=min_confidence,
-            message=message,
-        )
-    else:
-        result = run_consensus(ws, ref, method=_choice(method, _METHODS, "--method"))
+    include = _dataset_labels(include_dataset_labels, dataset_labels_as)
+    with dcai_warnings_to_stderr():
+        if commit:
+            result, version = commit_consensus(
+                ws,
+                ref,
+                method=_choice(method, _METHODS, "--method"),
+                min_confidence=min_confidence,
+                message=message,
+                include_dataset_labels=include,
+            )
+        else:
+            result = run_consensus(
+                ws,
+                ref,
+                method=_choice(method, _METHODS, "--method"),
+                include_dataset_labels=include,
+            )
     if json_:
         data: dict[str, Any] = {
             "method": method,
+            "used": result.method,
+            "fallback": result.fallback,
             "examples": len(result.labels),
             "labels": json.loads(result.labels.to_json(orient="records")),
             "annotators": json.loads(result.annotators.to_json(orient="records")),
@@ -334,7 +387,10 @@ def aggregate(
             data["relabeled"] = version.params.get("relabeled")
         print_json(data)
         return
-    console.print(f"{method} consensus of {len(result.labels):,} examples")
+    used = method if result.method == method else f"{result.method} (instead of {method})"
+    console.print(f"{used} consensus of {len(result.labels):,} examples")
+    if result.fallback is not None:
+        console.print(f"[yellow]warning:[/] {escape(result.fallback)}")
     _records_table("Labelers", json.loads(result.annotators.to_json(orient="records")))
     unsure = result.labels.sort_values("confidence").head(limit)
     _records_table("Least confident consensus", json.loads(unsure.to_json(orient="records")))
@@ -356,6 +412,8 @@ def hlp(
         str, typer.Option("--consensus", help="Consensus of the others: majority or dawid_skene.")
     ] = "majority",
     boot: Annotated[int, typer.Option("--boot", help="Bootstrap resamples for intervals.")] = 1000,
+    include_dataset_labels: IncludeDatasetLabelsOption = False,
+    dataset_labels_as: DatasetLabelsAsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Human-level performance: each labeler against the consensus of the others (accuracy, F1),
@@ -368,6 +426,7 @@ def hlp(
         by=by,
         consensus=_choice(consensus, ("majority", "dawid_skene"), "--consensus"),
         n_boot=boot,
+        include_dataset_labels=_dataset_labels(include_dataset_labels, dataset_labels_as),
     )
     if json_:
         print_json(report.to_dict())

@@ -14,6 +14,7 @@ from dcai.cli import analyze as analyze_cli
 from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
 from dcai.cli import labels as labels_cli
+from dcai.cli import models as models_cli
 from dcai.cli import review as review_cli
 from dcai.cli import runs as runs_cli
 from dcai.cli._context import open_workspace
@@ -47,6 +48,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(labels_cli.app, name="labels")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(runs_cli.app, name="runs")
+app.add_typer(models_cli.app, name="models")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from dcai.cli._context import open_workspace
 from dcai.cli._output import console, print_json, version_table
@@ -64,6 +62,11 @@ def list_(
     json_: JsonOption = False,
 ) -> None:
     """List issues to review, surest first, with decisions already taken."""
+    import pandas as pd
+
+    from dcai.cli.audit import issue_table
+    from dcai.quality.audit import content_text
+
     _check_min_score(min_score)
     review = open_workspace(ctx).review(audit)
     queue = review.queue(
@@ -72,40 +75,66 @@ def list_(
         min_score=min_score,
         status=status,  # type: ignore[arg-type]
         limit=limit or None,
+        content=True,
     )
+    carried = review.status().carried
     if json_:
         print_json(
             {
                 "audit": review.audit.short_id,
                 "ref": review.audit.version_ref,
+                "carried": sum(carried.values()),
                 "issues": [
-                    {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                    {k: _json_cell(v) for k, v in row.items()}
                     for row in queue.astype(object).to_dict(orient="records")
                 ],
             }
         )
         return
-    table = Table(
-        title=f"Issues of audit {review.audit.short_id} ({review.audit.version_ref}), {status}",
-        title_justify="left",
-    )
-    for column in ("example_id", "type", "score", "given", "suggested", "decision"):
-        table.add_column(column, justify="right" if column == "score" else "left")
+    rows = []
     for row in queue.itertuples(index=False):
         decision = "" if pd.isna(row.decision) else str(row.decision)
         if decision == "relabel":
             decision = f"relabel → {row.new_label}"
-        table.add_row(
-            escape(str(row.example_id)),
-            row.type,
-            f"{row.score:.3f}",
-            escape(str(row.given_label)),
-            escape("" if pd.isna(row.suggested_label) else str(row.suggested_label)),
-            escape(decision),
+        if decision and not pd.isna(row.carried_from):
+            decision += f" (carried from {row.carried_from})"
+        shown = content_text(row.content)
+        if row.duplicate_group is not None:
+            shown = f"[group {row.duplicate_group}] {shown}"
+        rows.append(
+            [
+                str(row.example_id),
+                str(row.type),
+                f"{row.score:.3f}",
+                str(row.given_label),
+                "" if pd.isna(row.suggested_label) else str(row.suggested_label),
+                decision,
+                shown,
+            ]
         )
+    table = issue_table(
+        f"Issues of audit {review.audit.short_id} ({review.audit.version_ref}), {status}",
+        ["example_id", "type", "score", "given", "suggested", "decision", "content"],
+        rows,
+    )
     console.print(table)
     if not len(queue):
         console.print("nothing to review with these filters")
+    if carried:
+        console.print(
+            f"{sum(carried.values()):,} decision(s) carried from earlier audits ("
+            + ", ".join(f"{n:,} from {audit_id}" for audit_id, n in carried.items())
+            + f"); see them with: dcai review list {review.audit.short_id} --status decided"
+        )
+
+
+def _json_cell(value: object) -> object:
+    """A queue cell for JSON: missing values as null; dicts and text as they are."""
+    import pandas as pd
+
+    if isinstance(value, dict | list | str):
+        return value
+    return None if pd.isna(value) else value
 
 
 @app.command("decide")
@@ -244,6 +273,11 @@ def status(ctx: typer.Context, audit: AuditArgument, json_: JsonOption = False) 
         f"{state.examples_with_issues:,} examples; open {state.open_examples:,}; decided "
         + ", ".join(f"{k} {v:,}" for k, v in state.decided.items())
     )
+    if state.carried:
+        console.print(
+            f"carried {sum(state.carried.values()):,} decision(s) on unchanged examples from "
+            + ", ".join(f"audit {audit_id} ({n:,})" for audit_id, n in state.carried.items())
+        )
     if state.stale:
         console.print(f"[yellow]stale:[/] the dataset's latest version is {state.latest_ref}")
     for applied in state.applied:

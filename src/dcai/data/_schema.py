@@ -2,14 +2,25 @@
 
 Roles say what each column is for. Declared roles always win; undeclared columns are
 inferred: a column named ``label``/``target``/``class``/``y`` is the label, ``example_id``
-is the id, ``split`` holds the split, datetime columns are metadata, string columns whose
-values look like prose (mean length ≥ 30 characters or ≥ 3 spaces) are text, and the rest
-are features.
+is the id, ``split`` holds the split, and among the other columns
+
+- datetime columns, and string columns of ISO 8601 dates/times, are metadata;
+- string columns that look like ids (every value unique and present, no whitespace, mostly
+  with digits or all of one length) are metadata, never text: an id is not a model input,
+  and it only becomes ``example_id`` when declared (``--id``), since ids are part of a
+  version's identity;
+- short string columns with many distinct values (more than half of the rows, e.g. author
+  names) are metadata, not categorical features;
+- string columns whose values look like prose (mean length ≥ 30 characters or ≥ 3 spaces)
+  are text, and the rest are features.
+
+:func:`inference_notes` says why an undeclared column became metadata.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,6 +37,7 @@ __all__ = [
     "SPLIT_NAMES",
     "ColumnRoles",
     "infer_roles",
+    "inference_notes",
     "validate_table",
 ]
 
@@ -37,6 +49,24 @@ LABEL_NAME_GUESSES = ("label", "labels", "target", "class", "y")
 _TEXT_MEAN_LENGTH = 30
 _TEXT_MEAN_SPACES = 3
 _MOSTLY_NUMERIC = 0.8
+#: Rows looked at for the value-based rules (prose, dates).
+_ROLE_SAMPLE = 2000
+#: An id-like column needs at least this many values (two unique words are not ids).
+_ID_MIN_VALUES = 20
+#: ... and most values holding a digit, or all values of one length at least this long.
+_ID_DIGIT_SHARE = 0.9
+_ID_FIXED_LENGTH = 8
+#: A name-like column: at least this many values, more than this share of them distinct.
+_NAME_MIN_VALUES = 50
+_NAME_DISTINCT_SHARE = 0.5
+#: A date column: at least this share of the (sampled) values parse as ISO 8601.
+_DATE_SHARE = 0.95
+_ISO_DATE_START = re.compile(r"^\s*[+-]?\d{4}-\d{2}")
+
+#: Why an undeclared column was made metadata (keys of :func:`inference_notes`).
+NOTE_DATETIME = "dates/times"
+NOTE_ID = "looks like an id"
+NOTE_NAMES = "many distinct short values, like names"
 
 
 @dataclass(frozen=True)
@@ -207,19 +237,110 @@ def _is_string_column(series: pd.Series) -> bool:
     return bool(pd.api.types.is_string_dtype(series.dtype) or series.dtype == object)
 
 
-def _infer_role(series: pd.Series) -> str:
+def _string_values(series: pd.Series) -> pd.Series | None:
+    """The non-missing values when the column holds strings only, else ``None``."""
+    if not _is_string_column(series):
+        return None
+    values = series.dropna()
+    if not len(values) or not all(isinstance(v, str) for v in values.head(_ROLE_SAMPLE)):
+        return None
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return None
+    return values.astype(str)
+
+
+def _looks_like_prose(strings: pd.Series) -> bool:
+    sample = strings.head(_ROLE_SAMPLE)
+    return bool(
+        sample.str.len().mean() >= _TEXT_MEAN_LENGTH
+        or sample.str.count(" ").mean() >= _TEXT_MEAN_SPACES
+    )
+
+
+def _looks_like_dates(strings: pd.Series) -> bool:
+    """At least 95% of the sampled values parse fully as ISO 8601 dates/times."""
+    sample = strings.head(_ROLE_SAMPLE)
+    # Cheap guard first: ISO dates start with a 4-digit year and a month ("2014-01").
+    if sample.str.match(_ISO_DATE_START).mean() < _DATE_SHARE:
+        return False
+    try:
+        parsed = pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return bool(parsed.notna().mean() >= _DATE_SHARE)
+
+
+def _mostly_numbers(strings: pd.Series) -> bool:
+    sample = strings.head(_ROLE_SAMPLE)
+    return bool(pd.to_numeric(sample, errors="coerce").notna().mean() >= _MOSTLY_NUMERIC)
+
+
+def _looks_like_id(series: pd.Series, strings: pd.Series) -> bool:
+    """Every value present and unique, no whitespace, and id-shaped (digits, or fixed length)."""
+    if len(strings) < _ID_MIN_VALUES or len(strings) != len(series) or not strings.is_unique:
+        return False
+    if strings.str.contains(r"\s", regex=True).any():
+        return False
+    lengths = strings.str.len()
+    fixed = lengths.min() == lengths.max() and lengths.min() >= _ID_FIXED_LENGTH
+    return bool(fixed or strings.str.contains(r"\d", regex=True).mean() >= _ID_DIGIT_SHARE)
+
+
+def _looks_like_names(strings: pd.Series) -> bool:
+    """Many distinct values (more than half the rows), like author names or free labels."""
+    if len(strings) < _NAME_MIN_VALUES:
+        return False
+    return bool(strings.nunique() > _NAME_DISTINCT_SHARE * len(strings))
+
+
+def _meta_note(series: pd.Series) -> str | None:
+    """Why an undeclared column is metadata, or ``None`` when it is a model input."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return NOTE_DATETIME
+    strings = _string_values(series)
+    if strings is None:
+        return None
+    if _looks_like_dates(strings):
+        return NOTE_DATETIME
+    if _mostly_numbers(strings):
+        return None  # numbers stored as strings: a feature (validation checks the strays)
+    if _looks_like_id(series, strings):
+        return NOTE_ID
+    if _looks_like_prose(strings):
+        return None
+    if _looks_like_names(strings):
+        return NOTE_NAMES
+    return None
+
+
+def _infer_role(series: pd.Series) -> str:
+    if _meta_note(series) is not None:
         return "meta"
-    if _is_string_column(series):
-        sample = series.dropna().head(2000)
-        if len(sample) and all(isinstance(v, str) for v in sample):
-            strings = sample.astype(str)
-            if (
-                strings.str.len().mean() >= _TEXT_MEAN_LENGTH
-                or strings.str.count(" ").mean() >= _TEXT_MEAN_SPACES
-            ):
-                return "text"
+    strings = _string_values(series)
+    if strings is not None and _looks_like_prose(strings):
+        return "text"
     return "feature"
+
+
+def inference_notes(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, str]:
+    """Why each of ``columns`` would be inferred as metadata (columns with no reason are left out).
+
+    Use it to explain inferred roles, e.g. to suggest ``--id COL`` for a column that looks
+    like an id.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"cid": [f"c{i:04d}x" for i in range(30)],
+    ...                    "when": ["2014-01-19T04:27:18"] * 30, "x": range(30)})
+    >>> inference_notes(df, ["cid", "when", "x"])
+    {'cid': 'looks like an id', 'when': 'dates/times'}
+    """
+    notes: dict[str, str] = {}
+    for column in columns:
+        if column in frame.columns:
+            note = _meta_note(frame[column])
+            if note is not None:
+                notes[column] = note
+    return notes
 
 
 def _rows(mask: np.ndarray[Any, Any] | pd.Series) -> list[int]:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import resolve_ref
-from dcai.errors import InvalidInputError, UnknownRefError
+from dcai.errors import DcaiError, InvalidInputError, UnknownRefError
 from dcai.experiments.model_files import MODEL_ARTIFACT, dump_model, load_model
 
 if TYPE_CHECKING:
@@ -268,4 +268,39 @@ def _baselines(
     except UnknownRefError:
         notes.append("no human-level performance stored (dcai labels hlp) to compare with")
         out["hlp.accuracy"] = None
+    out["production.accuracy"] = _production_score(ws, version, X[dev_rows], y[dev_rows], notes)
     return out
+
+
+def _production_score(
+    ws: Workspace, version: Any, X: pd.DataFrame, y: np.ndarray, notes: list[str]
+) -> float | None:
+    """Dev accuracy of the model aliased ``production`` that was trained on this dataset:
+    the old system is a baseline too."""
+    from dcai.experiments.registry import list_models, load_registered_model
+
+    for summary in list_models(ws):
+        if "production" not in summary.aliases:
+            continue
+        try:
+            registered, model = load_registered_model(ws, f"{summary.name}@production")
+        except DcaiError as exc:  # a baseline must never fail the run
+            notes.append(f"the production model {summary.name} could not be loaded: {exc}")
+            continue
+        if registered.dataset is None or registered.dataset.split("@")[0] != version.dataset:
+            continue
+        missing = [c for c in registered.features if c not in X.columns]
+        if missing:
+            notes.append(
+                f"the production model {registered.ref} needs columns this version lacks: "
+                + ", ".join(missing[:5])
+            )
+            return None
+        try:
+            predicted = np.asarray(model.predict(X[registered.features]), dtype=object)
+        except Exception as exc:  # the old model may not fit today's data: say so
+            notes.append(f"the production model {registered.ref} failed on this dev split: {exc}")
+            return None
+        notes.append(f"production baseline: {registered.ref} on this version's dev split")
+        return float((predicted == np.asarray(y, dtype=object)).mean())
+    return None

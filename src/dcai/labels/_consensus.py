@@ -9,6 +9,7 @@ without changing how it reads the result.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,9 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from dcai.errors import InvalidInputError
-from dcai.labels._annotation_codes import EncodedAnnotations, encode_annotations
-from dcai.labels._dawid_skene import DawidSkene, labels_frame
+from dcai.errors import FallbackWarning, InvalidInputError
+from dcai.labels._annotation_codes import (
+    EncodedAnnotations,
+    align_pred_probs,
+    encode_annotations,
+)
+from dcai.labels._dawid_skene import DawidSkene, check_overlap, check_params, labels_frame
 
 __all__ = ["ConsensusResult", "aggregate", "majority_vote", "vote_winner"]
 
@@ -153,6 +158,10 @@ class ConsensusResult:
         Model-assisted only: the fitted weight ``w`` of the model's probabilities in the prior
         ``p^w · ρ^(1−w)`` (0: the model is ignored; 1: taken as calibrated; above 1:
         sharpened; below 1: softened).
+    fallback
+        Why a different method than the one asked for was used (e.g. Dawid–Skene with fewer
+        than three labelers falls back to majority vote; ``method`` then says ``"majority"``),
+        else None.
     """
 
     method: str
@@ -161,12 +170,14 @@ class ConsensusResult:
     annotators: pd.DataFrame
     confusion: dict[Any, pd.DataFrame] = field(repr=False)
     model_weight: float | None = None
+    fallback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: method, model weight and the per-annotator table."""
         table = self.annotators.astype({"annotator": str})
         return {
             "method": self.method,
+            "fallback": self.fallback,
             "n_examples": len(self.labels),
             "n_ties": int(self.labels["is_tie"].sum()),
             "model_weight": self.model_weight,
@@ -195,8 +206,27 @@ def _confusion_frames(enc: EncodedAnnotations, matrices: np.ndarray) -> dict[Any
     }
 
 
-def _majority_result(enc: EncodedAnnotations, tie_break: str) -> ConsensusResult:
+def _break_ties_by_model(
+    enc: EncodedAnnotations, labels: pd.DataFrame, tie_probs: Any
+) -> pd.DataFrame:
+    """Tied majority votes go to the tied class the model finds most probable (still flagged)."""
+    probs = align_pred_probs(tie_probs, enc)
+    counts = enc.vote_counts()
+    tied = counts == counts.max(axis=1, keepdims=True)
+    choice = np.where(tied, probs, -np.inf).argmax(axis=1)
+    is_tie = labels["is_tie"].to_numpy()
+    labels = labels.copy()
+    winners = np.where(is_tie, choice, pd.Index(enc.classes).get_indexer(labels["label"]))
+    labels["label"] = enc.classes[winners]
+    return labels
+
+
+def _majority_result(
+    enc: EncodedAnnotations, tie_break: str, *, tie_probs: Any = None, fallback: str | None = None
+) -> ConsensusResult:
     shares, labels = _majority(enc, tie_break)
+    if tie_probs is not None:
+        labels = _break_ties_by_model(enc, labels, tie_probs)
     k, m = enc.n_classes, enc.n_annotators
     consensus = pd.Index(enc.classes).get_indexer(labels["label"].to_numpy())
     truth = consensus[enc.example]
@@ -218,7 +248,23 @@ def _majority_result(enc: EncodedAnnotations, tie_break: str) -> ConsensusResult
         ),
         annotators=_annotator_frame(enc, accuracy),
         confusion=_confusion_frames(enc, rates),
+        fallback=fallback,
     )
+
+
+#: Said (as a FallbackWarning and in ``ConsensusResult.fallback``) when Dawid–Skene has too
+#: few labelers to tell which of them is right.
+TWO_LABELERS = (
+    "Dawid–Skene needs three or more labelers: with {n} labeler(s) it cannot tell which one is "
+    "right where they disagree (their reliabilities are not identifiable), so the consensus is "
+    "a majority vote; disagreements are ties (confidence 0.5, is_tie){ties}. Add a third "
+    "labeler, or use method='model_assisted' with an audit."
+)
+
+
+def _too_few_labelers(enc: EncodedAnnotations) -> bool:
+    """Fewer than three labelers in all: Dawid–Skene's reliabilities are not identifiable."""
+    return enc.n_annotators < 3
 
 
 def aggregate(
@@ -231,6 +277,7 @@ def aggregate(
     smoothing: float | Literal["auto"] = "auto",
     max_iter: int = 100,
     tol: float = 1e-6,
+    tie_probs: Any = None,
 ) -> ConsensusResult:
     """Turn several annotators' labels into one consensus label per example.
 
@@ -267,6 +314,11 @@ def aggregate(
         ``majority`` only: see :func:`majority_vote`.
     smoothing, max_iter, tol
         Dawid–Skene's EM settings: see :class:`DawidSkene`.
+    tie_probs
+        ``majority`` (and the two-labeler fallback of ``dawid_skene``) only: a model's
+        probabilities, in the form of ``pred_probs``, that break tied votes — the tied class
+        the model finds most probable wins; the example stays flagged ``is_tie`` and its
+        ``confidence`` stays the vote share.
 
     Returns
     -------
@@ -281,6 +333,17 @@ def aggregate(
 
     Notes
     -----
+    With fewer than three labelers in all, ``"dawid_skene"`` falls back to ``"majority"`` with
+    a :class:`~dcai.errors.FallbackWarning` (the result's ``method`` is ``"majority"`` and
+    ``fallback`` says why). Where two labelers disagree, the likelihood is the same whichever
+    of them is taken as right, so EM only mirrors its starting point (both labelers equally
+    accurate, every disputed item at about 0.5). Latent class models such as Dawid–Skene's are
+    identifiable (up to relabeling the classes, under mild conditions) from three
+    conditionally independent labelers (Allman, Matias & Rhodes 2009, by Kruskal's theorem);
+    Zhang, Chen, Zhou & Jordan (2014) build their provable initialisation of Dawid–Skene's EM
+    on three such groups of workers. The majority vote says the same honestly: a disputed item is a tie
+    with confidence 0.5, flagged ``is_tie``, broken by ``tie_probs`` when given.
+
     Model-assisted consensus is generative: the true class of example ``i`` is drawn from
     ``q_i`` and each annotator answers through their confusion matrix, so the posterior is
     ``P(y_i = k) ∝ q_i(k) Π π_a[k, c]`` — the model's calibrated probability times the
@@ -297,6 +360,14 @@ def aggregate(
     ----------
     Dawid, A. P., & Skene, A. M. (1979). Maximum likelihood estimation of observer error-rates
     using the EM algorithm. *Journal of the Royal Statistical Society C*, 28(1), 20–28.
+
+    Allman, E. S., Matias, C., & Rhodes, J. A. (2009). Identifiability of parameters in latent
+    structure models with many observed variables. *The Annals of Statistics*, 37(6A),
+    3099–3132.
+
+    Zhang, Y., Chen, X., Zhou, D., & Jordan, M. I. (2014). Spectral methods meet EM: A
+    provably optimal algorithm for crowdsourcing. *Advances in Neural Information Processing
+    Systems 27* (NIPS 2014), 1260–1268.
 
     Goh, H. W., Tkachenko, U., & Mueller, J. (2022). CROWDLAB: Supervised learning to infer
     consensus labels and quality scores for data with multiple annotators. *NeurIPS 2022
@@ -330,8 +401,23 @@ def aggregate(
             f"pred_probs is used only by method='model_assisted', not {method!r}",
             hint="Pass method='model_assisted', or drop pred_probs.",
         )
+    if tie_probs is not None and method == "model_assisted":
+        raise InvalidInputError(
+            "tie_probs breaks majority-vote ties; model_assisted uses pred_probs",
+            hint="Drop tie_probs.",
+        )
     if method == "majority":
-        return _majority_result(encode_annotations(annotations, classes=classes), tie_break)
+        enc = encode_annotations(annotations, classes=classes)
+        return _majority_result(enc, tie_break, tie_probs=tie_probs)
+    if method == "dawid_skene":
+        check_params(max_iter, tol, smoothing, "majority")
+        enc = encode_annotations(annotations, classes=classes)
+        check_overlap(enc)
+        if _too_few_labelers(enc):
+            ties = ", broken by the model's probabilities" if tie_probs is not None else ""
+            reason = TWO_LABELERS.format(n=enc.n_annotators, ties=ties)
+            warnings.warn(reason, FallbackWarning, stacklevel=2)
+            return _majority_result(enc, tie_break, tie_probs=tie_probs, fallback=reason)
     ds = DawidSkene(max_iter=max_iter, tol=tol, smoothing=smoothing).fit(
         annotations, classes=classes, pred_probs=pred_probs
     )

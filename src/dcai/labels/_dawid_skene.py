@@ -20,13 +20,14 @@ useless one a weight near zero, which leaves plain Dawid–Skene.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from dcai.errors import InvalidInputError
+from dcai.errors import DcaiWarning, InvalidInputError
 from dcai.labels._annotation_codes import (
     EncodedAnnotations,
     align_pred_probs,
@@ -38,7 +39,16 @@ if TYPE_CHECKING:
 
     from scipy import sparse
 
-__all__ = ["DawidSkene", "EMFit", "fit_em", "labels_frame", "resolve_smoothing", "smoothing_counts"]
+__all__ = [
+    "DawidSkene",
+    "EMFit",
+    "check_overlap",
+    "check_params",
+    "fit_em",
+    "labels_frame",
+    "resolve_smoothing",
+    "smoothing_counts",
+]
 
 #: Probabilities are floored here before taking logs, so that log(0) never appears.
 _TINY = 1e-300
@@ -305,7 +315,7 @@ def resolve_smoothing(smoothing: Any, n_classes: int) -> float:
     return float(smoothing)
 
 
-def _check_overlap(enc: EncodedAnnotations) -> None:
+def check_overlap(enc: EncodedAnnotations) -> None:
     """Refuse data from which no labeler's reliability can be learnt (no shared examples)."""
     if enc.n_annotators >= 2 and (enc.labels_per_example() >= 2).any():
         return
@@ -319,7 +329,7 @@ def _check_overlap(enc: EncodedAnnotations) -> None:
     )
 
 
-def _check_params(max_iter: Any, tol: Any, smoothing: Any, init: Any) -> None:
+def check_params(max_iter: Any, tol: Any, smoothing: Any, init: Any) -> None:
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
         raise InvalidInputError(
             f"max_iter must be a positive integer; got {max_iter!r}", hint="Try max_iter=100."
@@ -478,11 +488,20 @@ class DawidSkene:
             ``example_id`` and one column per class, or an array whose rows follow the sorted
             distinct example ids and whose columns follow ``classes``. Sets ``model_weight_``.
         """
-        _check_params(self.max_iter, self.tol, self.smoothing, self.init)
+        check_params(self.max_iter, self.tol, self.smoothing, self.init)
         enc = encode_annotations(annotations, classes=classes)
         probs = align_pred_probs(pred_probs, enc) if pred_probs is not None else None
         if probs is None:
-            _check_overlap(enc)
+            check_overlap(enc)
+            if enc.n_annotators < 3:
+                warnings.warn(
+                    f"Dawid–Skene with {enc.n_annotators} labelers cannot tell which one is right "
+                    "where they disagree (reliabilities are not identifiable from two labelers); "
+                    "the fit mirrors the majority vote. Use dcai.labels.aggregate, which falls "
+                    "back to a majority vote, or give pred_probs.",
+                    DcaiWarning,
+                    stacklevel=2,
+                )
         fit = fit_em(
             enc,
             max_iter=int(self.max_iter),

@@ -540,7 +540,7 @@ def parse_label_studio_export(
         record["annotator"] = (
             record["email"] or (emails.get(user) if user is not None else None) or user
         )
-    out = pd.DataFrame(records, columns=_OUTPUT_COLUMNS)
+    out = pd.DataFrame(records, columns=[*_OUTPUT_COLUMNS, "place"])
     out["guideline"] = None
     out["time"] = pd.to_datetime(out["time"], utc=True)
     if len(out):
@@ -552,6 +552,9 @@ def parse_label_studio_export(
         out = out.loc[sorted(keep)].reset_index(drop=True)
     for column in (EXAMPLE_ID, "annotator", "label"):
         out[column] = out[column].astype(object)
+    # Where each row comes from ("task 3 (id 17), annotation 2"), for messages about its label.
+    places = out.pop("place").tolist()
+    out.attrs["places"] = places
     return out
 
 

@@ -9,7 +9,7 @@ example again replaces their earlier label.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -154,6 +154,115 @@ def _check_class_set(new: pd.DataFrame, declared: set[str], *, where: str, colum
     )
 
 
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
+def _label_kind(dtype: Any) -> str:
+    """``bool``, ``int``, ``float`` or ``str``: the type imported labels are coerced to."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    return "str"
+
+
+_KIND_WORDS = {"bool": "a boolean", "int": "an integer", "float": "a number", "str": "text"}
+
+
+def coerce_label_value(value: Any, kind: str) -> Any:
+    """``value`` (often text from a file) as a label of ``kind``; ValueError when it is not one.
+
+    >>> coerce_label_value("1", "int"), coerce_label_value("Yes", "bool"), coerce_label_value(2, "str")
+    (1, True, '2')
+    >>> coerce_label_value("1.5", "int")
+    Traceback (most recent call last):
+    ...
+    ValueError: 1.5
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if kind == "str":
+        return str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(value)
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    if not np.isfinite(number):
+        raise ValueError(value)
+    if kind == "float":
+        return number
+    if isinstance(value, int):
+        return value
+    if not number.is_integer():
+        raise ValueError(value)
+    text = str(value).strip()
+    return int(text) if text.lstrip("+-").isdigit() else int(number)
+
+
+def _coerce_labels(
+    new: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    where: str,
+    column: str,
+    places: Sequence[str] | None,
+) -> pd.Series:
+    """The imported labels in the type of the data set's label column, or a refusal naming
+    the first label that is not of that type (its row, or its Label Studio task)."""
+    kind = _label_kind(labels.dtype)
+    coerced: list[Any] = []
+    for row, value in enumerate(new["label"].tolist()):
+        try:
+            coerced.append(coerce_label_value(value, kind))
+        except (TypeError, ValueError, OverflowError) as exc:
+            classes = sorted(pd.unique(labels.dropna()).tolist(), key=str)
+            shown = ", ".join(str(c) for c in classes[:12]) + (", …" if len(classes) > 12 else "")
+            place = ""
+            rows: list[int] | None = [row + 1]
+            if places is not None and row < len(places):
+                place, rows = f" ({places[row]})", None
+            raise SchemaError(
+                f"label {value!r}{place} is not {_KIND_WORDS[kind]} like the data set's labels",
+                path=where,
+                column=column,
+                rows=rows,
+                hint=f"The data set's classes are {shown}; write one of them.",
+            ) from exc
+    return pd.Series(coerced, index=new.index, dtype=object)
+
+
+def _value_kind(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float"
+    return "str"
+
+
+def _align_existing(existing: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Earlier annotations in the same label type as the new ones (older imports kept text)."""
+    try:
+        values = [coerce_label_value(v, kind) for v in existing["label"].tolist()]
+    except (TypeError, ValueError, OverflowError):
+        return existing
+    existing = existing.copy()
+    existing["label"] = pd.Series(values, index=existing.index, dtype=object)
+    return existing
+
+
 def _is_label_studio(source: pd.DataFrame | str | Path, format: str | None) -> bool:
     """Whether ``source`` is a Label Studio export: said so, or a ``.json`` file with an array."""
     if format is not None:
@@ -199,13 +308,20 @@ def import_annotations(
     """
     parent = resolve_ref(ws, ref)
     where = source_name(source)
+    places: list[str] | None = None
     if _is_label_studio(source, format):
         from dcai.labels._tasks import read_annotation_file
 
         source = read_annotation_file(Path(source), format="labelstudio")
+        places = source.attrs.get("places")
     new = read_annotations(
         source, id_column=id_column, annotator_column=annotator_column, label_column=label_column
     )
+    kind = None
+    if parent.roles.label is not None:
+        labels = parent.to_pandas(columns=[parent.roles.label])[parent.roles.label]
+        kind = _label_kind(labels.dtype)
+        new["label"] = _coerce_labels(new, labels, where=where, column=label_column, places=places)
     guideline_ref = None
     if guideline is not None:
         from dcai.labels.guidelines import resolve_guideline
@@ -227,6 +343,8 @@ def import_annotations(
     if declared is not None and not allow_new_classes:
         _check_class_set(new, declared, where=where, column=label_column)
     existing = parent.annotations()
+    if len(existing) and kind is not None:
+        existing = _align_existing(existing, kind)
     if len(existing):
         keep = ~existing.set_index([EXAMPLE_ID, "annotator"]).index.isin(
             new.set_index([EXAMPLE_ID, "annotator"]).index
@@ -236,6 +354,9 @@ def import_annotations(
         merged = new
     replaced = len(existing) + len(new) - len(merged)
     merged = merged.sort_values([EXAMPLE_ID, "annotator"], kind="stable").reset_index(drop=True)
+    if len({_value_kind(v) for v in merged["label"].tolist()}) > 1:
+        # Labels of mixed types cannot be stored in one column: keep them all as text.
+        merged["label"] = merged["label"].astype(str).astype(object)
     return commit_version(
         ws,
         parent.dataset,

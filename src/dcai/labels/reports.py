@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,6 +135,66 @@ def annotations_of(version: DatasetVersion) -> pd.DataFrame:
     return version.annotations()
 
 
+#: The annotator name the data set's own labels get with ``include_dataset_labels=True``.
+DATASET_ANNOTATOR = "dataset"
+
+
+def with_dataset_labels(
+    version: DatasetVersion, annotations: pd.DataFrame, include: bool | str
+) -> pd.DataFrame:
+    """Annotations plus the data set's label column as one more annotator.
+
+    ``include`` is False (unchanged), True (the annotator is named ``"dataset"``) or the name
+    to give it. The data set's label joins on the examples that have annotations and a label;
+    a name that an annotator already has is refused.
+    """
+    if include is False:
+        return annotations
+    name = DATASET_ANNOTATOR if include is True else str(include).strip()
+    if not name:
+        raise InvalidInputError(
+            "the name for the data set's labels is empty",
+            hint=f"Give a name, e.g. --dataset-labels-as {DATASET_ANNOTATOR}.",
+        )
+    if version.roles.label is None:
+        raise InvalidInputError(
+            f"{version.ref} has no label column to include",
+            hint="Declare the label column when adding the data (dcai data add --label COLUMN).",
+        )
+    taken = set(annotations["annotator"].astype(str))
+    if name in taken:
+        raise InvalidInputError(
+            f"an annotator is already called {name!r}",
+            column="annotator",
+            hint="Give the data set's labels another name with --dataset-labels-as NAME "
+            "(include_dataset_labels='NAME').",
+        )
+    label = version.roles.label
+    data = version.to_pandas(columns=[EXAMPLE_ID, label])
+    annotated = set(annotations[EXAMPLE_ID].astype(str))
+    data = data[data[label].notna() & data[EXAMPLE_ID].astype(str).isin(annotated)]
+    annotations = _typed_labels(version, annotations)
+    extra = pd.DataFrame(
+        {
+            EXAMPLE_ID: data[EXAMPLE_ID].astype(str).to_numpy(),
+            "annotator": name,
+            "label": data[label].astype(object).to_numpy(),
+        }
+    )
+    for column in annotations.columns:
+        if column not in extra.columns:
+            extra[column] = None
+    extra["time"] = pd.Series(pd.NaT, index=extra.index, dtype="datetime64[ns, UTC]")
+    extra = extra[list(annotations.columns)]
+    merged = pd.concat(
+        [annotations.astype({"label": object}), extra.astype({"label": object})],
+        ignore_index=True,
+    )
+    if len({type(v) for v in merged["label"].tolist()}) > 1:
+        merged["label"] = merged["label"].astype(str).astype(object)
+    return merged
+
+
 def store_report(
     ws: Workspace,
     version: DatasetVersion,
@@ -230,15 +290,24 @@ def run_agreement(
     random_state: int = 0,
     store: bool = True,
     author: str | None = None,
+    include_dataset_labels: bool | str = False,
 ) -> tuple[AgreementReport, AgreementComparison | None]:
     """Agreement between a version's labelers; with ``by``, also compared across that column
-    of the annotations (``guideline``, ``annotator``…) or of the data (a metadata column)."""
+    of the annotations (``guideline``, ``annotator``…) or of the data (a metadata column).
+
+    With ``include_dataset_labels`` (True, or the name to give it), the data set's label
+    column counts as one more annotator (named ``"dataset"`` by default) on the annotated
+    examples that have a label: see :func:`with_dataset_labels`. The most disputed items
+    (``report.disagreements``) carry a ``content`` column: the example's text column, or
+    for tables its first few feature columns (see :func:`example_content`).
+    """
     from dcai.labels._agreement import agreement_report
     from dcai.labels._agreement_by import agreement_by
 
     version = resolve_ref(ws, ref)
-    annotations = annotations_of(version)
+    annotations = with_dataset_labels(version, annotations_of(version), include_dataset_labels)
     report = agreement_report(annotations, level=level, n_boot=n_boot, random_state=random_state)
+    report = replace(report, disagreements=with_content(version, report.disagreements))
     comparison = None
     if by is not None:
         annotations = _with_column(version, annotations, by)
@@ -253,7 +322,13 @@ def run_agreement(
             ws,
             version,
             "agreement",
-            {"level": level, "n_boot": n_boot, "random_state": random_state, "by": by},
+            {
+                "level": level,
+                "n_boot": n_boot,
+                "random_state": random_state,
+                "by": by,
+                "include_dataset_labels": include_dataset_labels,
+            },
             summary,
             None,
             author,
@@ -282,6 +357,47 @@ def _with_column(version: DatasetVersion, annotations: pd.DataFrame, column: str
     return annotations.merge(data, on=EXAMPLE_ID, how="left")
 
 
+#: Feature columns shown as an example's content when it has no text column.
+CONTENT_COLUMNS = 3
+
+
+def example_content(version: DatasetVersion, example_ids: Any) -> list[str | None]:
+    """What each example shows a reader, as one string: its (first) text column when the data
+    set has one, else ``column=value`` of its first :data:`CONTENT_COLUMNS` feature columns;
+    None for an id not in the version."""
+    roles = version.roles
+    columns = list(roles.text[:1]) or list(roles.features[:CONTENT_COLUMNS])
+    if not columns:
+        return [None for _ in example_ids]
+    data = version.to_pandas(columns=[EXAMPLE_ID, *columns])
+    index = pd.Index(data[EXAMPLE_ID].astype(str))
+    if roles.text:
+        text = data[columns[0]]
+        values = text.astype(object).where(text.notna(), "").astype(str).tolist()
+    else:
+        values = [
+            ", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True))
+            for row in data[columns].itertuples(index=False)
+        ]
+    found = dict(zip(index, values, strict=True))
+    return [found.get(str(i)) for i in example_ids]
+
+
+def with_content(version: DatasetVersion, disputed: pd.DataFrame) -> pd.DataFrame:
+    """The disputed items with a ``content`` column beside ``example_id``."""
+    if EXAMPLE_ID not in disputed.columns or "content" in disputed.columns:
+        return disputed
+    out = disputed.copy()
+    out.insert(
+        1,
+        "content",
+        pd.Series(
+            example_content(version, out[EXAMPLE_ID].tolist()), index=out.index, dtype=object
+        ),
+    )
+    return out
+
+
 # Consensus ------------------------------------------------------------------------------------
 
 
@@ -305,29 +421,58 @@ def run_consensus(
     method: ConsensusMethod = "dawid_skene",
     store: bool = True,
     author: str | None = None,
+    include_dataset_labels: bool | str = False,
 ) -> ConsensusResult:
-    """Consensus labels from a version's annotations (model-assisted uses its newest audit)."""
+    """Consensus labels from a version's annotations (model-assisted uses its newest audit).
+
+    Dawid–Skene with fewer than three labelers falls back to a majority vote (a
+    :class:`~dcai.errors.FallbackWarning`; see :func:`dcai.labels.aggregate`) whose ties go
+    to the newest audit's most probable class when the version has an audit.
+    ``include_dataset_labels``: see :func:`run_agreement`.
+    """
     from dcai.labels._consensus import aggregate
 
     version = resolve_ref(ws, ref)
-    annotations = _typed_labels(version, annotations_of(version))
+    annotations = _typed_labels(
+        version, with_dataset_labels(version, annotations_of(version), include_dataset_labels)
+    )
     pred_probs = None
+    tie_probs = None
     if method == "model_assisted":
-        probs = _audit_probs(ws, version)
-        pred_probs = probs[probs[EXAMPLE_ID].isin(annotations[EXAMPLE_ID])].reset_index(drop=True)
-        pred_probs.columns = [EXAMPLE_ID, *_typed_classes(version, list(pred_probs.columns[1:]))]
-    result = aggregate(annotations, method=method, pred_probs=pred_probs)
+        pred_probs = _probs_for(version, _audit_probs(ws, version), annotations)
+    elif method == "dawid_skene" and annotations["annotator"].nunique() < 3:
+        try:
+            tie_probs = _probs_for(version, _audit_probs(ws, version), annotations)
+        except InvalidInputError:
+            tie_probs = None
+        if tie_probs is not None and not set(annotations[EXAMPLE_ID]) <= set(tie_probs[EXAMPLE_ID]):
+            tie_probs = None
+    result = aggregate(annotations, method=method, pred_probs=pred_probs, tie_probs=tie_probs)
     if store:
         store_report(
             ws,
             version,
             "consensus",
-            {"method": method},
+            {
+                "method": method,
+                "used": result.method,
+                "fallback": result.fallback,
+                "include_dataset_labels": include_dataset_labels,
+            },
             _consensus_summary(result),
             result.labels.astype({"label": str}),
             author,
         )
     return result
+
+
+def _probs_for(
+    version: DatasetVersion, probs: pd.DataFrame, annotations: pd.DataFrame
+) -> pd.DataFrame:
+    """An audit's probabilities of the annotated examples, with classes in the label's type."""
+    out = probs[probs[EXAMPLE_ID].isin(annotations[EXAMPLE_ID])].reset_index(drop=True)
+    out.columns = [EXAMPLE_ID, *_typed_classes(version, list(out.columns[1:]))]
+    return out
 
 
 def _consensus_summary(result: ConsensusResult) -> dict[str, Any]:
@@ -366,13 +511,16 @@ def commit_consensus(
     min_confidence: float = 0.0,
     message: str = "",
     author: str | None = None,
+    include_dataset_labels: bool | str = False,
 ) -> tuple[ConsensusResult, DatasetVersion]:
     """Commit a child version whose label, for every annotated example with a consensus of at
     least ``min_confidence``, is the consensus label; lineage records the method and counts."""
     from dcai.quality.review import coerce_label
 
     version = resolve_ref(ws, ref)
-    result = run_consensus(ws, ref, method=method, author=author)
+    result = run_consensus(
+        ws, ref, method=method, author=author, include_dataset_labels=include_dataset_labels
+    )
     frame = version.to_pandas()
     label = version.roles.label
     chosen = result.labels[result.labels["confidence"] >= min_confidence]
@@ -397,6 +545,8 @@ def commit_consensus(
         operation="consensus",
         params={
             "method": method,
+            "used": result.method,
+            "include_dataset_labels": include_dataset_labels,
             "min_confidence": min_confidence,
             "examples": len(chosen),
             "relabeled": int(changed.sum()),
@@ -424,13 +574,17 @@ def run_hlp(
     random_state: int = 0,
     store: bool = True,
     author: str | None = None,
+    include_dataset_labels: bool | str = False,
 ) -> HLPReport:
     """Leave-one-labeler-out human-level performance, overall, per class and per ``by`` value;
-    stored so that error analysis can use it as the baseline."""
+    stored so that error analysis can use it as the baseline. ``include_dataset_labels``:
+    see :func:`run_agreement` (the data set's labels are then scored as one more labeler)."""
     from dcai.labels._hlp import human_level_performance
 
     version = resolve_ref(ws, ref)
-    annotations = _typed_labels(version, annotations_of(version))
+    annotations = _typed_labels(
+        version, with_dataset_labels(version, annotations_of(version), include_dataset_labels)
+    )
     metadata = None
     if by is not None:
         columns = [c for c in version.roles.dtypes if c != EXAMPLE_ID]
@@ -454,7 +608,13 @@ def run_hlp(
             ws,
             version,
             "hlp",
-            {"consensus": consensus, "by": by, "n_boot": n_boot, "random_state": random_state},
+            {
+                "consensus": consensus,
+                "by": by,
+                "n_boot": n_boot,
+                "random_state": random_state,
+                "include_dataset_labels": include_dataset_labels,
+            },
             report.to_dict(),
             report.to_frame().astype({"group": str}),
             author,

@@ -27,6 +27,7 @@ __all__ = [
     "compute_confident_joint",
     "confident_joint_counts",
     "confident_true_labels",
+    "noise_posterior",
     "per_class_thresholds",
     "prune_by_noise_rate",
 ]
@@ -141,6 +142,34 @@ def prune_by_noise_rate(
             )
             flagged[members[top]] = True
     return flagged
+
+
+def noise_posterior(codes: np.ndarray, probs: np.ndarray, joint: np.ndarray) -> np.ndarray:
+    """Posterior probability that each given label is wrong, under class-conditional noise.
+
+    The calibrated confident joint ``Q[i, j]`` (given ``i``, true ``j``) gives the noise
+    transition ``T[i, j] = P(given = i | true = j) = Q[i, j] / sum_i Q[i, j]``; with the
+    out-of-sample probabilities standing in for ``P(true = j | x)``, Bayes' rule gives
+    ``P(true = j | x, given = i) ∝ T[i, j] p_j(x)`` and the result is ``1 -`` its value at
+    ``j = i``. Unlike a margin, it knows which confusions the data set actually has: a label
+    that disagrees with the model towards a class it is often confused with is more suspect
+    than one that disagrees towards a class it is never confused with.
+
+    >>> codes = np.array([0, 0, 1, 1])
+    >>> probs = np.array([[.9, .1], [.4, .6], [.2, .8], [.3, .7]])
+    >>> noise_posterior(codes, probs, np.array([[1.0, 1.0], [0.0, 2.0]])).round(2).tolist()
+    [0.04, 0.33, 0.0, 0.0]
+    """
+    columns = joint.sum(axis=0)
+    transition = np.divide(
+        joint, columns[None, :], out=np.zeros_like(joint, dtype=np.float64), where=columns > 0
+    )
+    weighted = transition[codes] * probs
+    total = weighted.sum(axis=1)
+    own = weighted[np.arange(len(codes)), codes]
+    posterior: np.ndarray = 1.0 - np.divide(own, total, out=np.ones_like(total), where=total > 0)
+    clipped: np.ndarray = np.clip(posterior, 0.0, 1.0)
+    return clipped
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,14 @@
-"""Exact and near-duplicate examples, grouped, with label conflicts inside groups."""
+"""Exact and near-duplicate examples, grouped, with label conflicts inside groups.
+
+For text, candidate pairs found by vector distance are confirmed on the text itself
+(character-shingle resemblance, Broder 1997), and :func:`split_leakage` counts the groups
+that span train/dev/test splits.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,13 +21,32 @@ from dcai.errors import InvalidInputError
 from dcai.quality._neighbors import check_knn, nearest_neighbors
 from dcai.quality._validation import check_features, encode_labels, rows_of
 
-__all__ = ["DUPLICATE_K", "NEAR_DUPLICATE_RATIO", "find_duplicates"]
+__all__ = [
+    "DUPLICATE_K",
+    "NEAR_DUPLICATE_RATIO",
+    "SHORT_TEXT",
+    "TEXT_SIMILARITY",
+    "find_duplicates",
+    "split_leakage",
+    "text_similarity",
+]
 
 #: Default ``threshold``: a pair is a near-duplicate when its distance is at most this
 #: fraction of the median nearest-neighbour distance.
 NEAR_DUPLICATE_RATIO = 0.15
 #: Neighbours searched per example when ``knn`` is not given.
 DUPLICATE_K = 10
+#: Default ``text_threshold``: a candidate pair of texts is a near-duplicate when the
+#: Jaccard resemblance of their character 3-gram shingles is at least this.
+TEXT_SIMILARITY = 0.8
+#: Texts shorter than this once normalised (or empty once normalised, like emoji-only ones)
+#: are duplicates only when identical (after Unicode NFKC, case-folding and whitespace).
+SHORT_TEXT = 10
+#: Similarity of texts equal once punctuation and symbols are stripped but not before, and
+#: the cap of shingle resemblance: 1.0 is kept for texts identical up to case and spacing.
+_NORMALISED_MATCH = 0.99
+_SHINGLE = 3
+_SPACES = re.compile(r"\s+")
 
 
 def find_duplicates(
@@ -30,6 +56,8 @@ def find_duplicates(
     threshold: float | None = None,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
     row_hashes: Sequence[Any] | np.ndarray | pd.Series | None = None,
+    texts: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame | None = None,
+    text_threshold: float | None = None,
 ) -> pd.DataFrame:
     r"""Group exact and near-duplicate examples and flag all copies but one per group.
 
@@ -54,6 +82,16 @@ def find_duplicates(
     row_hashes
         One hashable value per example (e.g. the sha256 of an image file or of a text):
         when given, exact duplicates are rows with equal hashes instead of equal features.
+    texts
+        The examples' text, one per row (a DataFrame's columns are joined per row), when the
+        features are (or include) vectors of text such as TF-IDF or embeddings. Every
+        candidate pair is then confirmed on the text itself: it must have
+        :func:`text_similarity` >= ``text_threshold``, and ``duplicate_score`` measures text
+        similarity. Each row's nearest neighbour, and rows whose texts are equal once
+        normalised (at a distance within the cut), are candidates too.
+    text_threshold
+        Minimum :func:`text_similarity` of a near-duplicate pair of texts, in [0, 1];
+        default :data:`TEXT_SIMILARITY` (0.8).
 
     Returns
     -------
@@ -64,7 +102,12 @@ def find_duplicates(
         - ``duplicate_group`` (int): the group's number, ``-1`` when the example has no
           duplicate. Groups are numbered 0, 1, … in order of their first member;
         - ``duplicate_score`` (float in [0, 1]): low = closer to its nearest neighbour
-          relative to the typical spacing; 0 for an exact duplicate, 0.5 at the median;
+          relative to the typical spacing; 0 for an exact duplicate, 0.5 at the median.
+          With ``texts`` it is ``1 -`` a text similarity (0 for identical texts, 0.01 for
+          texts equal up to punctuation): for a flagged copy, to the group's first row (the
+          copy that is kept); for the first row, to the most similar row it is linked with;
+          for rows outside groups, the larger of the distance score and ``1 -`` the text
+          similarity to the nearest neighbour;
         - ``is_duplicate_issue`` (bool): a member of a group other than its first (in input
           order), so dropping the flagged rows keeps exactly one copy of each group;
         - ``is_exact_duplicate`` (bool): another row has identical features (or hash);
@@ -74,7 +117,8 @@ def find_duplicates(
           (every member is flagged; always False without ``labels``).
 
         ``frame.attrs`` holds ``"distance_threshold"`` (the distance cut that was applied)
-        and ``"median_nn_distance"`` (its unit, *m* in Notes).
+        and ``"median_nn_distance"`` (its unit, *m* in Notes), and with ``texts``
+        ``"text_threshold"``.
 
     Raises
     ------
@@ -110,10 +154,22 @@ def find_duplicates(
     nearest-neighbour distance, 0.5 for a typical example; members of a group score at most
     :math:`\text{threshold} / (1 + \text{threshold})`.
 
+    An all-zero feature vector (e.g. the TF-IDF vector of an emoji-only comment, whose
+    words the vectoriser does not see) carries no information: it never links to another
+    row by distance or by equal features, only by an equal ``row_hashes`` value or, with
+    ``texts``, an equal text.
+
+    With ``texts`` the vectors only propose candidates; a pair becomes a near-duplicate when
+    the texts themselves agree (:func:`text_similarity`, the resemblance of character
+    3-gram shingle sets [1]_ after normalisation, the measure MinHash estimates), as in
+    near-duplicate removal for training text [2]_, which uses a Jaccard cut of 0.8 too.
+    Bag-of-words vectors are equal for texts with the same words in another order or with
+    different stop words or emoji, so the vector distance alone overstates similarity.
+
     References
     ----------
     .. [1] Broder, A. Z. (1997). On the resemblance and containment of documents. Proc.
-       Compression and Complexity of Sequences, 21–29. (near-duplicates by similarity)
+       Compression and Complexity of Sequences, 21–29. (shingle resemblance; MinHash)
     .. [2] Lee, K., Ippolito, D., Nystrom, A., Zhang, C., Eck, D., Callison-Burch, C. &
        Carlini, N. (2022). Deduplicating training data makes language models better.
        Proc. ACL, 8424–8445.
@@ -165,12 +221,24 @@ def find_duplicates(
             f"labels has {len(codes)} values but features has {n} rows",
             hint="Give one label per row of features, in the same order.",
         )
+    text_cut = _check_text_threshold(text_threshold)
+    prepared = None if texts is None else _PreparedTexts(_text_values(texts, n))
     if knn is None:
         distances, indices = nearest_neighbors(matrix, k=min(DUPLICATE_K, n - 1))
     else:
         distances, indices = check_knn(knn, n_examples=n)
 
-    exact = _exact_codes(matrix) if row_hashes is None else _hash_codes(row_hashes, n)
+    zero = ~np.any(matrix != 0, axis=1)
+    if row_hashes is not None:
+        exact = _hash_codes(row_hashes, n)
+    else:
+        exact = _exact_codes(matrix)
+        if prepared is not None:
+            # Equal vectors are not equal texts ("a b" and "b a" under bag-of-words).
+            exact = _combine_codes(exact, prepared.raw)
+            zero &= np.asarray([not key for key in prepared.raw])
+        # An all-zero vector says nothing about the row: it is nobody's copy.
+        exact = np.where(zero, exact.max() + 1 + np.arange(n), exact)
     copies = np.bincount(exact)[exact]
     is_exact = copies > 1
 
@@ -182,10 +250,30 @@ def find_duplicates(
     # Edges: near pairs from the neighbour lists, and each exact copy to its first copy.
     rows, cols = np.nonzero(distances <= cut)
     near_from, near_to = rows, indices[rows, cols]
+    keep = ~(zero[near_from] | zero[near_to]) & (near_from != near_to)
+    near_from, near_to = near_from[keep], near_to[keep]
     first_of_code = np.full(exact.max() + 1, n, dtype=np.int64)
     np.minimum.at(first_of_code, exact, np.arange(n))
     exact_from = np.flatnonzero(is_exact)
     exact_to = first_of_code[exact[exact_from]]
+    similarity = np.zeros(0)
+    if prepared is not None:
+        key_from, key_to = prepared.same_key_pairs()
+        close = np.linalg.norm(
+            matrix[key_from].astype(np.float64) - matrix[key_to].astype(np.float64), axis=1
+        ) <= max(cut, 0.0)
+        # Each row's nearest neighbour is a candidate too: one changed rare word moves a
+        # TF-IDF vector far beyond the distance cut, while the text barely changes.
+        nn_from = np.flatnonzero(indices[:, 0] != np.arange(n))
+        near_from = np.concatenate([near_from, key_from[close], nn_from])
+        near_to = np.concatenate([near_to, key_to[close], indices[nn_from, 0]])
+        similarity = prepared.similarities(near_from, near_to)
+        confirmed = similarity >= text_cut
+        near_from, near_to, similarity = (
+            near_from[confirmed],
+            near_to[confirmed],
+            similarity[confirmed],
+        )
     graph = coo_matrix(
         (
             np.ones(near_from.size + exact_from.size, dtype=np.int8),
@@ -213,6 +301,16 @@ def find_duplicates(
     score_distance = np.where(is_exact, 0.0, nearest)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(score_distance > 0, score_distance / (score_distance + scale), 0.0)
+    if prepared is not None:
+        score, nearest_dup = _text_scores(
+            prepared,
+            score,
+            nearest_dup,
+            is_exact,
+            indices[:, 0],
+            (near_from, near_to, similarity),
+            np.where(is_issue, first_member[component], -1),
+        )
 
     conflict = np.zeros(n, dtype=bool)
     if codes is not None and in_group.any():
@@ -233,6 +331,8 @@ def find_duplicates(
     )
     frame.attrs["distance_threshold"] = cut
     frame.attrs["median_nn_distance"] = scale
+    if prepared is not None:
+        frame.attrs["text_threshold"] = text_cut
     return frame
 
 
@@ -303,3 +403,245 @@ def _first_other(codes: np.ndarray) -> np.ndarray:
     mine_first = first[codes]
     other: np.ndarray = np.where(mine_first == np.arange(n), second[codes], mine_first)
     return other
+
+
+# Text confirmation ----------------------------------------------------------------------------
+
+
+def normalise_text(text: str) -> tuple[str, str]:
+    """``(raw, normalised)`` keys of a text.
+
+    ``raw``: Unicode NFKC, case-folded, whitespace collapsed; ``normalised``: ``raw`` without
+    punctuation and symbols (Unicode categories P* and S*, which include emoji, with their
+    variation selectors and joiners).
+
+    >>> normalise_text("  Check   OUT my channel!!! ❤️ ")
+    ('check out my channel!!! ❤️', 'check out my channel')
+    """
+    raw = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    kept = "".join(" " if _is_punctuation_or_symbol(ch) else ch for ch in raw)
+    return raw, _SPACES.sub(" ", kept).strip()
+
+
+def _is_punctuation_or_symbol(ch: str) -> bool:
+    """Punctuation, symbols (emoji too), separators, controls and emoji variation selectors."""
+    return unicodedata.category(ch)[0] in "PSZC" or "\ufe00" <= ch <= "\ufe0f"
+
+
+def _shingles(text: str) -> frozenset[str]:
+    if len(text) <= _SHINGLE:
+        return frozenset((text,))
+    return frozenset(text[i : i + _SHINGLE] for i in range(len(text) - _SHINGLE + 1))
+
+
+def text_similarity(a: str, b: str) -> float:
+    """How alike two texts are, in [0, 1]: the score that confirms a near-duplicate pair.
+
+    1.0 when equal after NFKC, case-folding and whitespace collapse; 0.99 when equal once
+    punctuation and symbols are also stripped; otherwise the Jaccard resemblance of the
+    normalised texts' character 3-gram shingle sets (Broder 1997), at most 0.99. Texts
+    shorter than :data:`SHORT_TEXT` (10) characters once normalised, including
+    emoji-only ones, score 1.0 when equal as above and 0 otherwise; empty texts score 0.
+
+    >>> text_similarity(":)", ":3"), text_similarity("❤️", "❤️"), text_similarity("LOL", "lol")
+    (0.0, 1.0, 1.0)
+    >>> text_similarity("Great song, love it!", "great song love it")
+    0.99
+    """
+    (raw_a, norm_a), (raw_b, norm_b) = normalise_text(a), normalise_text(b)
+    return _similarity(raw_a, norm_a, raw_b, norm_b, _shingles(norm_a), _shingles(norm_b))
+
+
+def _similarity(
+    raw_a: str, norm_a: str, raw_b: str, norm_b: str, sh_a: frozenset[str], sh_b: frozenset[str]
+) -> float:
+    if not raw_a or not raw_b:
+        return 0.0
+    if raw_a == raw_b:
+        return 1.0
+    if min(len(norm_a), len(norm_b)) < SHORT_TEXT:
+        return 0.0
+    if norm_a == norm_b:
+        return _NORMALISED_MATCH
+    union = len(sh_a | sh_b)
+    return min(len(sh_a & sh_b) / union, _NORMALISED_MATCH) if union else 0.0
+
+
+def _text_values(texts: Sequence[Any] | np.ndarray | pd.Series | pd.DataFrame, n: int) -> list[str]:
+    if isinstance(texts, pd.DataFrame):
+        parts = [texts[c].astype("string").fillna("") for c in texts.columns]
+        values: list[Any] = (
+            [""] * len(texts)
+            if not parts
+            else list(pd.concat(parts, axis=1).agg("\n".join, axis=1))
+        )
+    else:
+        values = list(texts) if not isinstance(texts, pd.Series) else texts.tolist()
+    if len(values) != n:
+        raise InvalidInputError(
+            f"texts has {len(values)} values but features has {n} rows",
+            hint="Give one text per row of features, in the same order.",
+        )
+    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def _check_text_threshold(value: float | None) -> float:
+    if value is None:
+        return TEXT_SIMILARITY
+    if (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and 0 <= value <= 1
+    ):
+        return float(value)
+    raise InvalidInputError(
+        f"text_threshold must be a number in [0, 1]; got {value!r}",
+        hint=f"The default is {TEXT_SIMILARITY} (Jaccard resemblance of character 3-grams).",
+    )
+
+
+class _PreparedTexts:
+    """Normalised keys of every text, with shingle sets computed on demand."""
+
+    def __init__(self, values: list[str]) -> None:
+        keys = [normalise_text(v) for v in values]
+        self.raw = [k[0] for k in keys]
+        self.norm = [k[1] for k in keys]
+        self._shingles: dict[int, frozenset[str]] = {}
+
+    def shingles(self, i: int) -> frozenset[str]:
+        found = self._shingles.get(i)
+        if found is None:
+            found = self._shingles[i] = _shingles(self.norm[i])
+        return found
+
+    def similarity(self, i: int, j: int) -> float:
+        if self.raw[i] == self.raw[j]:
+            return 1.0 if self.raw[i] else 0.0
+        if min(len(self.norm[i]), len(self.norm[j])) < SHORT_TEXT or self.norm[i] == self.norm[j]:
+            return _similarity(
+                self.raw[i], self.norm[i], self.raw[j], self.norm[j], frozenset(), frozenset()
+            )
+        return _similarity(
+            self.raw[i], self.norm[i], self.raw[j], self.norm[j], self.shingles(i), self.shingles(j)
+        )
+
+    def similarities(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return np.fromiter(
+            (self.similarity(int(i), int(j)) for i, j in zip(left, right, strict=True)),
+            dtype=np.float64,
+            count=left.size,
+        )
+
+    def same_key_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row whose text equals an earlier one's (normalised; raw when short) -> the first."""
+        keys = [
+            (norm if len(norm) >= SHORT_TEXT else "\0" + raw) if raw else None
+            for raw, norm in zip(self.raw, self.norm, strict=True)
+        ]
+        codes, _ = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+        codes = np.asarray(codes, dtype=np.int64)
+        rows = np.flatnonzero(codes >= 0)
+        if not rows.size:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+        for row in rows[::-1]:
+            first[codes[row]] = row
+        to = first[codes[rows]]
+        later = to != rows
+        return rows[later], to[later]
+
+
+def _combine_codes(codes: np.ndarray, keys: list[str]) -> np.ndarray:
+    combined, _ = pd.factorize(pd.Series(list(zip(codes.tolist(), keys, strict=True))), sort=False)
+    return np.asarray(combined, dtype=np.int64)
+
+
+def _text_scores(
+    prepared: _PreparedTexts,
+    distance_score: np.ndarray,
+    nearest_dup: np.ndarray,
+    is_exact: np.ndarray,
+    nearest: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    kept: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores from text similarity; the nearest duplicate is the most similar linked row.
+
+    A flagged copy (``kept >= 0``) scores against the copy that is kept, so a high issue
+    score means that dropping it loses no text (a chain of near copies can end far from it).
+    """
+    edge_from, edge_to, similarity = edges
+    n = distance_score.size
+    best = np.full(n, -1.0)
+    partner = np.full(n, -1, dtype=np.int64)
+    ends = np.concatenate([edge_from, edge_to])
+    others = np.concatenate([edge_to, edge_from])
+    sims = np.concatenate([similarity, similarity])
+    order = np.lexsort((others, -sims, ends))  # per row: most similar first, then lowest row
+    ends, others, sims = ends[order], others[order], sims[order]
+    head = np.r_[True, ends[1:] != ends[:-1]] if ends.size else np.zeros(0, dtype=bool)
+    best[ends[head]] = sims[head]
+    partner[ends[head]] = others[head]
+    linked = best >= 0
+    nearest_sim = prepared.similarities(np.arange(n), nearest)
+    score = np.maximum(distance_score, 1.0 - nearest_sim)
+    score[linked] = 1.0 - best[linked]
+    score[is_exact] = 0.0
+    flagged = np.flatnonzero(kept >= 0)
+    score[flagged] = 1.0 - prepared.similarities(flagged, kept[flagged])
+    out = nearest_dup.copy()
+    out[linked & ~is_exact] = partner[linked & ~is_exact]
+    return np.clip(score, 0.0, 1.0), out
+
+
+# Leakage ----------------------------------------------------------------------------------------
+
+
+def split_leakage(
+    groups: Sequence[int] | np.ndarray | pd.Series | pd.DataFrame,
+    split: Sequence[Any] | np.ndarray | pd.Series,
+) -> pd.DataFrame:
+    """Duplicate groups whose members sit in more than one split (train/dev/test leakage).
+
+    A copy of a training example in the test split is scored on what the model memorised,
+    so such groups inflate test metrics; re-split keeping each group in one split
+    (``dcai data split REF --group COL``).
+
+    Parameters
+    ----------
+    groups
+        ``duplicate_group`` per example (or the frame :func:`find_duplicates` returns);
+        ``-1`` means no group.
+    split
+        The split of each example (missing values are ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per leaking group: ``duplicate_group``, ``examples`` (members with a split)
+        and ``splits`` (the split names joined by ``+``, sorted). ``len(result)`` is the number
+        of leaking groups and ``result["examples"].sum()`` the examples in them.
+
+    >>> split_leakage([0, 0, 1, 1, -1, -1], ["train", "test", "train", "train", "dev", "test"])
+       duplicate_group  examples      splits
+    0                0         2  test+train
+    """
+    if isinstance(groups, pd.DataFrame):
+        groups = groups["duplicate_group"]
+    group = np.asarray(groups, dtype=np.int64).reshape(-1)
+    where = pd.Series(list(split) if not isinstance(split, pd.Series) else split.to_numpy())
+    if len(where) != group.size:
+        raise InvalidInputError(
+            f"split has {len(where)} values but groups has {group.size}",
+            hint="Give one split per example, in the same order.",
+        )
+    member = (group >= 0) & where.notna().to_numpy()
+    frame = pd.DataFrame({"duplicate_group": group[member], "split": where[member].astype(str)})
+    per_group = frame.groupby("duplicate_group", sort=True)["split"].agg(
+        examples="size", splits=lambda s: "+".join(sorted(set(s))), distinct="nunique"
+    )
+    leaking = per_group[per_group["distinct"] > 1].drop(columns="distinct").reset_index()
+    leaking["examples"] = leaking["examples"].astype(np.int64)
+    return leaking

@@ -55,6 +55,7 @@ def nearest_neighbors(
     exact: bool | None = None,
     random_state: int | None = 0,
     n_jobs: int | None = None,
+    hnsw_m: int = HNSW_M,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find the ``k`` nearest other examples of every example (leave-one-out).
 
@@ -79,6 +80,10 @@ def nearest_neighbors(
     n_jobs
         Threads for faiss: ``None`` keeps faiss' default (all cores, or ``OMP_NUM_THREADS``),
         ``-1`` all cores, ``-2`` all but one, a positive number that many.
+    hnsw_m
+        Links per node of the HNSW graph (approximate search only; default :data:`HNSW_M`).
+        Fewer links build and search faster at some cost in recall; neighbour label
+        agreement uses 16 (see :func:`dcai.quality.neighbor_label_probs`).
 
     Returns
     -------
@@ -147,6 +152,8 @@ def nearest_neighbors(
             f"metric must be one of {', '.join(_METRICS)}; got {metric!r}",
             hint='Use "cosine" for embeddings, "euclidean" for standardised tabular features.',
         )
+    if isinstance(hnsw_m, bool) or not isinstance(hnsw_m, int | np.integer) or hnsw_m < 2:
+        raise InvalidInputError(f"hnsw_m must be an integer >= 2; got {hnsw_m!r}")
     if exact not in (None, True, False):
         raise InvalidInputError(f"exact must be True, False or None; got {exact!r}")
     if random_state is not None and (
@@ -170,7 +177,7 @@ def nearest_neighbors(
         if use_exact:
             index = faiss.IndexFlatL2(matrix.shape[1])
         else:
-            index = faiss.IndexHNSWFlat(matrix.shape[1], HNSW_M)
+            index = faiss.IndexHNSWFlat(matrix.shape[1], int(hnsw_m))
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
             index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * (k + 1))
             seed = int(np.random.default_rng(random_state).integers(2**31 - 1))

@@ -55,7 +55,17 @@ from dcai.store import read_parquet_object
 if TYPE_CHECKING:
     from dcai.workspace import Workspace
 
-__all__ = ["ISSUE_COLUMNS", "ISSUE_TYPES", "Audit", "find_audit", "list_audits", "run_audit"]
+__all__ = [
+    "ISSUE_COLUMNS",
+    "ISSUE_TYPES",
+    "Audit",
+    "carried_from",
+    "content_text",
+    "find_audit",
+    "list_audits",
+    "run_audit",
+    "suggest_min_score",
+]
 
 #: Issue types, in the order summaries list them.
 ISSUE_TYPES = ("label", "label_conflict", "duplicate", "outlier", "missing_values")
@@ -64,6 +74,10 @@ ISSUE_COLUMNS = ("example_id", "type", "score", "given_label", "suggested_label"
 #: Neighbours searched once and shared by the detectors.
 _SHARED_NEIGHBORS = 50
 _SUFFIX = ".parquet"
+#: Feature columns shown beside an issue of a table (the ones that drive the flag).
+CONTENT_FEATURES = 3
+#: How a decision carried over from an earlier audit starts its note (see :func:`carried_from`).
+_CARRIED_NOTE = re.compile(r"^\[carried from audit ([0-9a-f]+) of ([^\]]+)\]\s?")
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,21 @@ class Audit:
             ]
         return data
 
+    def issue_content(
+        self, issues: pd.DataFrame | None = None, *, max_features: int = CONTENT_FEATURES
+    ) -> pd.DataFrame:
+        """The issues (default: all) with what a reviewer needs to see beside each id.
+
+        Adds ``content``: for data with text columns, the text (a dict when there are several
+        text columns); for tables, a dict ``{column: value}`` of the ``max_features`` feature
+        columns that drive the flag (label issues: the numeric features on which the example
+        looks least like its given class and most like the suggested one; outliers: the
+        largest |z-score|; missing values: the missing columns; duplicates: the first
+        columns), then other features in order. Adds ``duplicate_group`` for duplicates and
+        label conflicts (``None`` otherwise). Values are JSON-ready (``None`` for missing).
+        """
+        return _with_content(self, self.issues if issues is None else issues, max_features)
+
     def __repr__(self) -> str:
         counts = self.summary.get("issues_by_type", {})
         shown = ", ".join(f"{k}={v}" for k, v in counts.items() if v)
@@ -162,6 +191,307 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float) and np.isnan(value):
         return None
     return value
+
+
+# Content beside an issue -----------------------------------------------------------------
+
+
+def _plain_value(value: Any) -> Any:
+    """A JSON-ready scalar: numpy scalars unwrapped, NaN/NA as None, other objects as text."""
+    value = _json_value(value)
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _with_content(audit: Audit, issues: pd.DataFrame, max_features: int) -> pd.DataFrame:
+    out = issues.reset_index(drop=True).copy()
+    out["content"] = pd.Series([None] * len(out), dtype=object)
+    out["duplicate_group"] = pd.Series([None] * len(out), dtype=object)
+    if out.empty:
+        return out
+    version = audit.version()
+    roles = version.roles
+    ids = out[EXAMPLE_ID].astype(str).to_numpy()
+    if out["type"].isin(["duplicate", "label_conflict"]).any():
+        scores = audit.scores
+        if "duplicate_group" in scores.columns:
+            groups = scores.set_index(scores[EXAMPLE_ID].astype(str))["duplicate_group"]
+            dup = out["type"].isin(["duplicate", "label_conflict"]).to_numpy()
+            values = groups.reindex(ids).to_numpy(dtype=object)
+            out["duplicate_group"] = [
+                _plain_value(v) if d and _plain_value(v) not in (None, -1) else None
+                for v, d in zip(values, dup, strict=True)
+            ]
+    if roles.text:
+        data = version.to_pandas(columns=[EXAMPLE_ID, *roles.text])
+        data = data.set_index(data[EXAMPLE_ID].astype(str)).reindex(ids)
+        if len(roles.text) == 1:
+            out["content"] = [_plain_value(v) for v in data[roles.text[0]].to_numpy(dtype=object)]
+        else:
+            out["content"] = [
+                {c: _plain_value(row[c]) for c in roles.text}
+                for _, row in data[list(roles.text)].iterrows()
+            ]
+        return out
+    features = list(roles.features)
+    if not features:
+        return out
+    data = version.to_pandas(columns=[EXAMPLE_ID, roles.label, *features])
+    out["content"] = _table_content(data, roles.label, features, out, max_features)
+    return out
+
+
+def _table_content(
+    data: pd.DataFrame,
+    label: str,
+    features: list[str],
+    issues: pd.DataFrame,
+    max_features: int,
+) -> list[dict[str, Any]]:
+    """``{column: value}`` of the features that drive each issue (see ``Audit.issue_content``)."""
+    numeric = [
+        c
+        for c in features
+        if pd.api.types.is_numeric_dtype(data[c]) and not pd.api.types.is_bool_dtype(data[c])
+    ]
+    values = data[numeric].to_numpy(dtype=np.float64) if numeric else np.empty((len(data), 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(values, axis=0) if len(values) else np.zeros(len(numeric))
+        std = np.nanstd(values, axis=0) if len(values) else np.ones(len(numeric))
+    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+    z = (values - np.nan_to_num(mean)) / std
+    labels = data[label].astype(str).to_numpy()
+    class_means: dict[str, np.ndarray] = {}
+    if numeric:
+        by_class = pd.DataFrame(z).groupby(labels).mean()
+        class_means = {str(k): row.to_numpy(dtype=np.float64) for k, row in by_class.iterrows()}
+    position = {example_id: i for i, example_id in enumerate(data[EXAMPLE_ID].astype(str))}
+    order = {c: i for i, c in enumerate(features)}
+    contents: list[dict[str, Any]] = []
+    for issue in issues.itertuples(index=False):
+        i = position.get(str(issue.example_id))
+        if i is None:
+            contents.append({})
+            continue
+        row_z = z[i]
+        kind = str(issue.type)
+        missing = data.iloc[i][features].isna().to_numpy(dtype=bool)
+        if kind == "label":
+            given = class_means.get(str(issue.given_label))
+            suggested = issue.suggested_label
+            target = None if _plain_value(suggested) is None else class_means.get(str(suggested))
+            relevance = np.abs(row_z - given) if given is not None else np.abs(row_z)
+            if target is not None:
+                relevance = relevance - np.abs(row_z - target)
+        elif kind == "outlier":
+            relevance = np.abs(row_z)
+        else:
+            relevance = np.full(len(numeric), -np.inf)
+        score = {c: -np.inf for c in features}
+        score.update(
+            {c: float(r) for c, r in zip(numeric, relevance, strict=True) if np.isfinite(r)}
+        )
+        if kind == "missing_values":
+            score.update({c: np.inf for c, m in zip(features, missing, strict=True) if m})
+        chosen = sorted(features, key=lambda c: (-score[c], order[c]))[:max_features]
+        contents.append({c: _plain_value(data.iloc[i][c]) for c in chosen})
+    return contents
+
+
+def content_text(content: Any) -> str:
+    """One line for a table cell: the text with whitespace collapsed, or ``col=value, ...``.
+
+    >>> content_text({"x": 1.23456, "colour": "red"})
+    'x=1.235, colour=red'
+    >>> content_text("  two   words ")
+    'two words'
+    """
+    if content is None:
+        return ""
+    if isinstance(content, dict):
+        return ", ".join(f"{k}={_short(v)}" for k, v in content.items())
+    return " ".join(str(content).split())
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return " ".join(str(value).split())
+
+
+def suggest_min_score(issues: pd.DataFrame, *, k: int = 10, step: float = 0.05) -> float | None:
+    """A round ``--min-score`` that accepts about the ``k`` surest label suggestions.
+
+    The largest multiple of ``step`` (else of 0.01) at or below the ``k``-th highest score of
+    the label issues with a suggestion, so it never exceeds the top score and accepting with it
+    takes at least one decision; ``None`` when there is no suggestion to accept.
+
+    >>> suggest_min_score(pd.DataFrame({"type": ["label"] * 2, "score": [0.874, 0.5],
+    ...                                 "suggested_label": ["a", "b"]}), k=1)
+    0.85
+    """
+    labelled = issues[(issues["type"] == "label") & issues["suggested_label"].notna()]
+    scores = np.sort(labelled["score"].to_numpy(dtype=np.float64))[::-1]
+    scores = scores[np.isfinite(scores)]
+    if not len(scores):
+        return None
+    kth = float(scores[min(k, len(scores)) - 1])
+    for grid in (step, 0.01):
+        value = round(np.floor(kth / grid) * grid, 4)
+        while value > kth:
+            value = round(value - grid, 4)
+        if value > 0:
+            return float(value)
+    return 0.0
+
+
+def carried_from(note: str | None) -> str | None:
+    """The audit a carried-over decision came from (its short id), else ``None``.
+
+    >>> carried_from("[carried from audit 1a2b3c4 of ds@9f8e7d6] looks right")
+    '1a2b3c4'
+    >>> carried_from("looks right") is None
+    True
+    """
+    match = _CARRIED_NOTE.match(note or "")
+    return match.group(1) if match else None
+
+
+def _carry_decisions(
+    ws: Workspace,
+    version: DatasetVersion,
+    frame: pd.DataFrame,
+    columns: list[str],
+    issues: pd.DataFrame,
+) -> list[dict[str, Any]]:
+    """Review decisions of earlier audits to carry to a new audit of ``version``.
+
+    ``columns`` are the content compared: the inputs, then the label (last).
+
+    For each example, the decision of the nearest audited ancestor version of the same
+    dataset that decided on it; carried when the example is still there with the same
+    content and label (same row hash over the inputs and the label): ``keep`` only when the new
+    audit flags the example again, ``relabel``/``remove`` (not applied yet) always. The note
+    records where it came from (``[carried from audit ID of REF] ...``; see :func:`carried_from`).
+    """
+    with ws.meta.read() as conn:
+        dataset_pk = conn.execute(
+            select(t.datasets.c.id).where(t.datasets.c.name == version.dataset)
+        ).scalar_one()
+        version_rows = conn.execute(
+            select(t.versions.c.id, t.versions.c.version_hash).where(
+                t.versions.c.dataset_id == dataset_pk
+            )
+        ).all()
+        hash_of = {int(r.id): str(r.version_hash) for r in version_rows}
+        current = next((pk for pk, h in hash_of.items() if h == version.id), None)
+        if current is None:
+            return []
+        edges = conn.execute(
+            select(t.version_parents.c.child_id, t.version_parents.c.parent_id).where(
+                t.version_parents.c.child_id.in_(list(hash_of))
+            )
+        ).all()
+        parents: dict[int, list[int]] = {}
+        for edge in edges:
+            parents.setdefault(int(edge.child_id), []).append(int(edge.parent_id))
+        distance = {current: 0}
+        frontier = [current]
+        while frontier:
+            following = []
+            for pk in frontier:
+                for parent in parents.get(pk, []):
+                    if parent in hash_of and parent not in distance:
+                        distance[parent] = distance[pk] + 1
+                        following.append(parent)
+            frontier = following
+        del distance[current]
+        if not distance:
+            return []
+        audit_rows = conn.execute(
+            select(t.audits.c.id, t.audits.c.audit_hash, t.audits.c.version_id).where(
+                t.audits.c.version_id.in_(list(distance))
+            )
+        ).all()
+        if not audit_rows:
+            return []
+        decision_rows = conn.execute(
+            select(t.review_decisions).where(
+                t.review_decisions.c.audit_id.in_([int(r.id) for r in audit_rows])
+            )
+        ).all()
+    # Nearest version first, then newest audit.
+    rank = {int(r.id): (distance[int(r.version_id)], -int(r.id)) for r in audit_rows}
+    audit_of = {int(r.id): r for r in audit_rows}
+    chosen: dict[str, Any] = {}
+    for row in sorted(decision_rows, key=lambda r: rank[int(r.audit_id)]):
+        chosen.setdefault(str(row.example_id), row)
+    if not chosen:
+        return []
+    current_hash = dict(
+        zip(frame[EXAMPLE_ID].astype(str), row_hashes(frame[columns]).tolist(), strict=True)
+    )
+    label_column = columns[-1]
+    current_label = {
+        str(i): _plain_value(v)
+        for i, v in zip(frame[EXAMPLE_ID], frame[label_column].to_numpy(dtype=object), strict=True)
+    }
+    flagged_types = issues.groupby(issues[EXAMPLE_ID].astype(str))["type"].agg(
+        lambda s: ";".join(sorted(set(s)))
+    )
+    carried: list[dict[str, Any]] = []
+    by_audit: dict[int, list[Any]] = {}
+    for example_id, row in chosen.items():
+        if example_id not in current_hash:
+            continue  # removed since
+        if row.action == "keep" and example_id not in flagged_types.index:
+            continue  # nothing to keep: the new audit does not flag it
+        by_audit.setdefault(int(row.audit_id), []).append(row)
+    for audit_pk, rows in sorted(by_audit.items()):
+        source = audit_of[audit_pk]
+        source_version = resolve_ref(ws, f"{version.dataset}@{hash_of[int(source.version_id)]}")
+        old = source_version.to_pandas()
+        if any(c not in old.columns for c in columns):
+            continue  # the content columns changed: nothing is the same example any more
+        wanted = {str(r.example_id) for r in rows}
+        old = old[old[EXAMPLE_ID].astype(str).isin(wanted)]
+        old_hash = dict(
+            zip(old[EXAMPLE_ID].astype(str), row_hashes(old[columns]).tolist(), strict=True)
+        )
+        ref = f"{version.dataset}@{hash_of[int(source.version_id)][:SHORT_ID_LENGTH]}"
+        for row in rows:
+            example_id = str(row.example_id)
+            if old_hash.get(example_id) != current_hash[example_id]:
+                continue  # changed since the decision: review it again
+            already = row.label_json is not None and json.loads(row.label_json) == (
+                current_label.get(example_id)
+            )
+            if row.action == "relabel" and already:
+                continue  # already has the new label: nothing left to do
+            note = str(row.note or "")
+            if carried_from(note) is None:
+                prefix = f"[carried from audit {source.audit_hash[:SHORT_ID_LENGTH]} of {ref}]"
+                note = f"{prefix} {note}".rstrip()
+            carried.append(
+                {
+                    "example_id": example_id,
+                    "action": row.action,
+                    "label_json": row.label_json,
+                    "issue_types": str(flagged_types.get(example_id, "")),
+                    "reviewer": row.reviewer,
+                    "note": note,
+                    "decided_at": row.decided_at,
+                }
+            )
+    return carried
 
 
 # Running --------------------------------------------------------------------------------------
@@ -218,7 +548,7 @@ def run_audit(
     from dcai.quality import _features
     from dcai.quality._cross_val import cross_val_predict_proba
     from dcai.quality._dataset_issues import find_class_imbalance, find_missing_values
-    from dcai.quality._duplicates import find_duplicates
+    from dcai.quality._duplicates import find_duplicates, split_leakage
     from dcai.quality._label_issues import analyse_label_issues
     from dcai.quality._neighbors import nearest_neighbors
     from dcai.quality._outliers import find_outliers
@@ -290,7 +620,15 @@ def run_audit(
     label_frame = label_analysis.issues
     outliers = find_outliers(matrix, knn=knn)
     input_hashes = row_hashes(frame[inputs])
-    duplicates = find_duplicates(matrix, labels=labels, knn=knn, row_hashes=input_hashes)
+    # Text near-duplicates are confirmed on the text itself, not only on its vectors.
+    text_columns = list((typed.text if typed else ()) + tuple(roles.text))
+    duplicates = find_duplicates(
+        matrix,
+        labels=labels,
+        knn=knn,
+        row_hashes=input_hashes,
+        texts=frame[text_columns] if text_columns else None,
+    )
     missing = find_missing_values(frame[inputs])
     imbalance = find_class_imbalance(labels)
     lap("detectors")
@@ -330,6 +668,15 @@ def run_audit(
     summary = _summary(
         scores, issues, label_analysis.noise.to_dict(), imbalance, accuracy, len(frame)
     )
+    suggested = suggest_min_score(issues)
+    summary["suggested_min_score"] = suggested
+    if roles.split is not None:
+        # Duplicate groups spanning train/dev/test leak: the model is scored on what it saw.
+        leaks = split_leakage(scores["duplicate_group"], scores["split"])
+        summary["split_leakage"] = {
+            "groups": len(leaks),
+            "examples": int(leaks["examples"].sum()) if len(leaks) else 0,
+        }
     lap("summary")
     summary["timings_s"] = timings
 
@@ -344,6 +691,9 @@ def run_audit(
     if existing is not None:
         steps.done()
         return existing
+    # Review decisions on unchanged examples carry over from audits of earlier versions.
+    carried = _carry_decisions(ws, version, frame, [*inputs, roles.label], issues)
+    summary["carried_decisions"] = len(carried)
     author = current_author(author)
     created_at = now_iso()
     with ws.meta.transaction() as conn:
@@ -355,7 +705,7 @@ def run_audit(
             assert raced is not None  # invariant: the row was just seen
             return raced
         version_pk = _version_pk(conn, version)
-        conn.execute(
+        inserted = conn.execute(
             t.audits.insert().values(
                 audit_hash=audit_hash,
                 version_id=version_pk,
@@ -368,6 +718,13 @@ def run_audit(
                 created_at=created_at,
             )
         )
+        if carried:
+            key = inserted.inserted_primary_key
+            assert key is not None  # invariant: a row was just inserted
+            audit_pk = int(key[0])
+            conn.execute(
+                t.review_decisions.insert(), [{"audit_id": audit_pk, **row} for row in carried]
+            )
     steps.done()
     found = _find_by_hash(ws, audit_hash)
     assert found is not None  # invariant: just committed

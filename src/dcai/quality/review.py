@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -39,7 +39,7 @@ from sqlalchemy import delete, func, select
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, commit_version, current_author, now_iso, resolve_ref
 from dcai.errors import InvalidInputError
-from dcai.quality.audit import ISSUE_TYPES, Audit, _version_pk
+from dcai.quality.audit import ISSUE_TYPES, Audit, _version_pk, carried_from, suggest_min_score
 from dcai.store import _tables as t
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class ReviewStatus:
     stale: bool
     latest_ref: str
     applied: list[dict[str, Any]]
+    #: Decisions carried over from audits of earlier versions (unchanged examples), by audit.
+    carried: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,8 @@ class ReviewStatus:
             "stale": self.stale,
             "latest_ref": self.latest_ref,
             "applied": self.applied,
+            "carried": sum(self.carried.values()),
+            "carried_from": self.carried,
         }
 
 
@@ -155,7 +159,9 @@ class Review:
             )
 
     def decisions(self) -> pd.DataFrame:
-        """Every decision: example_id, action, label, issue_types, reviewer, note, decided_at."""
+        """Every decision: example_id, action, label, issue_types, reviewer, note, decided_at,
+        carried_from (the audit a decision carried over from an earlier version came from, else
+        None; see :func:`dcai.quality.audit.carried_from`)."""
         with self.ws.meta.read() as conn:
             rows = conn.execute(
                 select(t.review_decisions)
@@ -171,6 +177,7 @@ class Review:
                 "reviewer": [r.reviewer for r in rows],
                 "note": [r.note for r in rows],
                 "decided_at": [r.decided_at for r in rows],
+                "carried_from": pd.Series([carried_from(r.note) for r in rows], dtype=object),
             }
         )
 
@@ -182,8 +189,13 @@ class Review:
         min_score: float | None = None,
         status: Status = "open",
         limit: int | None = None,
+        content: bool = False,
     ) -> pd.DataFrame:
         """The issues to review, surest first, with any decision already taken.
+
+        Columns: the issue list's, then ``decision``, ``new_label``, ``reviewer`` and
+        ``carried_from`` (see :meth:`decisions`); with ``content``, also ``content`` and
+        ``duplicate_group`` (see :meth:`dcai.quality.audit.Audit.issue_content`).
 
         Parameters
         ----------
@@ -198,6 +210,8 @@ class Review:
             ``open`` (no decision yet; the default), ``decided``, or ``all``.
         limit
             At most this many rows.
+        content
+            Add what each example contains (its text, or the features driving the flag).
         """
         if type is not None and type not in ISSUE_TYPES:
             raise InvalidInputError(
@@ -214,7 +228,7 @@ class Review:
             issues = issues[issues["score"] >= min_score]
         decided = self.decisions()
         merged = issues.merge(
-            decided[[EXAMPLE_ID, "action", "label", "reviewer"]].rename(
+            decided[[EXAMPLE_ID, "action", "label", "reviewer", "carried_from"]].rename(
                 columns={"action": "decision", "label": "new_label"}
             ),
             on=EXAMPLE_ID,
@@ -225,7 +239,8 @@ class Review:
         elif status == "decided":
             merged = merged[merged["decision"].notna()]
         merged = merged.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
-        return merged.head(limit) if limit is not None else merged
+        merged = merged.head(limit) if limit is not None else merged
+        return self.audit.issue_content(merged) if content else merged
 
     def status(self) -> ReviewStatus:
         """Counts of issues and decisions, and whether the audit is still current."""
@@ -265,6 +280,9 @@ class Review:
             stale=latest.id != self.audit.version_id,
             latest_ref=latest.ref,
             applied=applied,
+            carried={
+                str(k): int(v) for k, v in decided["carried_from"].dropna().value_counts().items()
+            },
         )
 
     # Decisions ----------------------------------------------------------------------------
@@ -432,9 +450,15 @@ class Review:
         self._require_current()
         decisions = self.decisions()
         if decisions.empty:
+            min_score = suggest_min_score(self.audit.issues)
+            example = (
+                f"--accept-suggested --min-score {min_score:g}"
+                if min_score is not None
+                else "EXAMPLE_ID --keep"
+            )
             raise InvalidInputError(
                 f"audit {self.audit.short_id} has no decisions to apply",
-                hint=f"Decide first, e.g.: dcai review decide {self.audit.short_id} --accept-suggested --min-score 0.9",
+                hint=f"Decide first, e.g.: dcai review decide {self.audit.short_id} {example}",
             )
         parent = self.audit.version()
         roles = parent.roles

@@ -28,7 +28,7 @@ from dcai.store._objects import storage_error
 __all__ = ["SCHEMA_VERSION", "MetadataStore"]
 
 #: The schema this dcai writes. Workspaces with an older schema are migrated on open.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _DEFAULT_LOCK_TIMEOUT_S = 30.0
 

@@ -227,12 +227,68 @@ run_artifacts = Table(
     Column("kind", String(32), nullable=False),
 )
 
+# Schema 5: the model registry — versions made from runs, aliases and their moves. ------------
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    # 1, 2, 3 … within the model, in registration order.
+    Column("version", Integer, nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("version_id", Integer, ForeignKey("dataset_versions.id"), nullable=True),
+    # sha256 of the fitted model (the run's model artifact).
+    Column("model_object", String(64), nullable=False),
+    # Training features (name, dtype, role), label column and classes: what serving checks.
+    Column("signature_json", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(100), primary_key=True),
+    Column("model_version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", String(40), nullable=False),
+)
+
+#: Every move of an alias (set, moved, removed): who, when, from which version to which.
+model_alias_events = Table(
+    "model_alias_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("author", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+Index("ix_alias_events_model", model_alias_events.c.model_id, model_alias_events.c.id)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
     2: [audits, review_decisions, review_applications],
     3: [guidelines, label_reports],
     4: [experiments, runs, run_params, run_metrics, run_latest_metrics, run_tags, run_artifacts],
+    5: [models, model_versions, model_aliases, model_alias_events],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps
@@ -247,4 +303,5 @@ OBJECT_REFERENCES = [
     label_reports.c.table_object,
     runs.c.diff_object,
     run_artifacts.c.object,
+    model_versions.c.model_object,
 ]

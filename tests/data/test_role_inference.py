@@ -1,0 +1,140 @@
+"""Role inference on a table like real user comments: ids, dates and names are metadata."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dcai.data import infer_roles
+from dcai.data._schema import NOTE_DATETIME, NOTE_ID, NOTE_NAMES, inference_notes
+
+_FIRST = ["Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Hugo", "Ines", "Jonas"]
+_LAST = ["Meyer", "Smith", "Garcia", "Kowalski", "Rossi", "Dubois", "Nakamura", "Silva"]
+_GOOD = [
+    "i love this song so much",
+    "best video on youtube",
+    "this song never gets old",
+    "who is still listening in 2015",
+    "the beat at 2:10 is amazing",
+    "great voice and great lyrics",
+]
+_SPAM = [
+    "check out my channel for more music videos",
+    "subscribe to me and i will subscribe back",
+    "please visit my website for free gift cards",
+]
+#: Emoji-only and very short comments: empty for a word vectoriser.
+SHORT = [":)", ":3", "❤️", "<3", "!!!", "😂😂", "lol", "wow"]
+
+
+def comment_frame(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Deterministic YouTube-comment-like rows: id, author, ISO date, content, label.
+
+    About 5% of the comments are emoji-only or very short; spam reuses templates with a
+    varying suffix, and ordinary comments add emoji, case and punctuation, so the content
+    has exact copies, variants a word vectoriser cannot tell apart, and distinct rows.
+    """
+    rng = np.random.default_rng(seed)
+    alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    ids = ["z" + "".join(rng.choice(alphabet, size=42)) for _ in range(n)]
+    authors = [
+        f"{rng.choice(_FIRST)} {rng.choice(_LAST)}{int(rng.integers(0, 1000))}" for _ in range(n)
+    ]
+    start = pd.Timestamp("2014-01-01T00:00:00")
+    seconds = np.sort(rng.integers(0, 3600 * 24 * 365, size=n))
+    dates = [(start + pd.Timedelta(seconds=int(s))).strftime("%Y-%m-%dT%H:%M:%S") for s in seconds]
+    content: list[str] = []
+    label: list[int] = []
+    for i in range(n):
+        kind = rng.random()
+        if kind < 0.05:
+            content.append(str(rng.choice(SHORT)))
+            label.append(0)
+        elif kind < 0.5:
+            spam = str(rng.choice(_SPAM))
+            suffix = int(rng.integers(0, 400))
+            content.append(f"{spam} http://example.com/u/{suffix} thanks")
+            label.append(1)
+        else:
+            good = str(rng.choice(_GOOD))
+            good = f"{good} number {i}" if rng.random() < 0.5 else good
+            if rng.random() < 0.5:  # what a word vectoriser does not see: emoji, 1-letter words
+                good += str(rng.choice([" ❤️", " 😂", " :)", " x", " <3", " 👍👍"]))
+            if rng.random() < 0.2:  # case and punctuation variants
+                good = good.capitalize() + "!!"
+            content.append(good)
+            label.append(0)
+    return pd.DataFrame(
+        {"COMMENT_ID": ids, "AUTHOR": authors, "DATE": dates, "CONTENT": content, "CLASS": label}
+    )
+
+
+def test_comment_table_roles_keep_ids_dates_and_names_out_of_the_inputs() -> None:
+    frame = comment_frame()
+    roles = infer_roles(frame)
+    assert roles.label == "CLASS"
+    assert roles.id is None  # an id is never taken silently: it is part of the version id
+    assert roles.text == ("CONTENT",)
+    assert roles.features == ()
+    assert roles.meta == ("COMMENT_ID", "AUTHOR", "DATE")
+    assert inference_notes(frame, roles.meta) == {
+        "COMMENT_ID": NOTE_ID,
+        "AUTHOR": NOTE_NAMES,
+        "DATE": NOTE_DATETIME,
+    }
+
+
+def test_declared_roles_still_win_over_the_new_rules() -> None:
+    frame = comment_frame(200)
+    roles = infer_roles(frame, id="COMMENT_ID", features=["AUTHOR"], text=["CONTENT"])
+    assert roles.id == "COMMENT_ID"
+    assert roles.features == ("AUTHOR",)
+    assert roles.meta == ("DATE",)
+
+
+def test_numeric_and_low_cardinality_columns_stay_features() -> None:
+    rng = np.random.default_rng(1)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "price": rng.normal(size=n),
+            "count": rng.integers(0, 10_000, size=n),  # unique-ish numbers are not ids
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+            "city": [f"city{i % 40}" for i in range(n)],  # 40 of 300 distinct
+            "year": [str(2000 + i % 20) for i in range(n)],  # not a date: no month
+            "label": rng.integers(0, 2, size=n),
+        }
+    )
+    roles = infer_roles(frame)
+    assert roles.features == ("price", "count", "colour", "city", "year")
+    assert roles.meta == ()
+
+
+def test_short_tables_keep_unique_strings_as_features() -> None:
+    frame = pd.DataFrame({"colour": ["red", "blue", "green"], "y": [0, 1, 0]})
+    assert infer_roles(frame).features == ("colour",)
+
+
+def test_iso_dates_with_a_few_bad_values_are_still_dates() -> None:
+    dates = [f"2020-03-{1 + i % 28:02d}" for i in range(100)]
+    dates[7] = "unknown"
+    mixed = [f"2021-06-01T10:{i % 60:02d}:00+02:00" for i in range(100)]
+    frame = pd.DataFrame({"day": dates, "at": mixed, "y": [0, 1] * 50})
+    roles = infer_roles(frame)
+    assert roles.meta == ("day", "at")
+    many_bad = dates[:90] + ["n/a"] * 10
+    assert infer_roles(pd.DataFrame({"day": many_bad, "y": [0, 1] * 50})).meta == ()
+
+
+def test_unique_prose_is_still_text_and_ids_with_gaps_are_not_ids() -> None:
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "review": [f"a long review number {i} about the product" for i in range(n)],
+            "ref": [f"r{i}" if i % 10 else None for i in range(n)],  # missing values
+            "y": [0, 1] * (n // 2),
+        }
+    )
+    roles = infer_roles(frame)
+    assert roles.text == ("review",)
+    assert inference_notes(frame, ["ref"]) == {"ref": NOTE_NAMES}
