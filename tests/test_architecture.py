@@ -205,3 +205,25 @@ def test_import_dcai_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_listing_datasets_loads_no_data_stack(tmp_path: Path) -> None:
+    """Issue 21: `dcai data list` reads the catalogue with SQL only (no pandas, pyarrow)."""
+    ws = tmp_path / "ws"
+    subprocess.run(
+        [sys.executable, "-c", f"import dcai; dcai.Workspace({str(ws)!r})"], check=True
+    )
+    code = (
+        "import sys, contextlib, io\n"
+        "from dcai.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main(['-w', {str(ws)!r}, 'data', 'list', '--json'])\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, exit.code\n"
+        "heavy = [m for m in ('pandas', 'numpy', 'pyarrow', 'sklearn', 'scipy') "
+        "if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY="

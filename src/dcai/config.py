@@ -16,9 +16,10 @@ True
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ DEFAULT_CONFIG = """\
 metadata_url = "sqlite:///metadata.db"
 # Content-addressed data and artifacts: a folder here, or an fsspec URL ("s3://bucket/dcai").
 objects_url = "objects"
+# Options for an fsspec object store (endpoint, credentials profile, ...), e.g.
+# storage_options = { client_kwargs = { endpoint_url = "http://127.0.0.1:9000" } }
 
 [compute]
 # "joblib" uses this machine's cores; "dask" sends the same work to a Dask cluster.
@@ -61,6 +64,9 @@ class Settings:
     objects_url: str
     compute_backend: str = "joblib"
     scheduler_address: str | None = None
+    #: Passed to fsspec for an object-store URL (``[store] storage_options`` or
+    #: ``DCAI_STORAGE_OPTIONS`` as JSON).
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: Path, **overrides: Any) -> Settings:
@@ -77,6 +83,7 @@ class Settings:
                     path=str(config_path),
                     hint="Fix the TOML syntax, or delete the file to use the defaults.",
                 ) from exc
+        _check_keys(data, config_path)
         store = data.get("store", {})
         compute = data.get("compute", {})
         settings = cls(
@@ -96,9 +103,65 @@ class Settings:
             scheduler_address=os.environ.get(
                 "DCAI_SCHEDULER_ADDRESS", compute.get("scheduler_address")
             ),
+            storage_options=_storage_options(store.get("storage_options", {}), config_path),
         )
         explicit = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **explicit) if explicit else settings
+
+
+#: Every section and key ``dcai.toml`` may hold; anything else is a typo, refused by name.
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "store": ("metadata_url", "objects_url", "storage_options"),
+    "compute": ("backend", "scheduler_address"),
+}
+
+
+def _check_keys(data: dict[str, Any], path: Path) -> None:
+    """Refuse unknown sections and keys: a typo must not silently fall back to a default.
+
+    >>> try:
+    ...     _check_keys({"store": {"objets_url": "x"}}, Path("dcai.toml"))
+    ... except WorkspaceError as error:
+    ...     print(error.message, "|", error.hint)
+    unknown key 'objets_url' in [store] | Valid keys: metadata_url, objects_url, storage_options.
+    """
+    for section, values in data.items():
+        if section not in KNOWN_KEYS:
+            raise WorkspaceError(
+                f"unknown section [{section}]",
+                path=str(path),
+                hint=f"Valid sections: {', '.join(f'[{s}]' for s in KNOWN_KEYS)}.",
+            )
+        if not isinstance(values, dict):
+            raise WorkspaceError(f"[{section}] must be a table of keys", path=str(path))
+        for key in values:
+            if key not in KNOWN_KEYS[section]:
+                raise WorkspaceError(
+                    f"unknown key {key!r} in [{section}]",
+                    path=str(path),
+                    hint=f"Valid keys: {', '.join(KNOWN_KEYS[section])}.",
+                )
+
+
+def _storage_options(value: Any, path: Path) -> dict[str, Any]:
+    raw = os.environ.get("DCAI_STORAGE_OPTIONS")
+    if raw:
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise WorkspaceError(
+                f"DCAI_STORAGE_OPTIONS is not valid JSON: {exc.msg}",
+                hint='Give a JSON object, e.g. {"anon": true}.',
+            ) from exc
+        where = "DCAI_STORAGE_OPTIONS"
+    else:
+        where = f"{path} [store] storage_options"
+    if not isinstance(value, dict):
+        raise WorkspaceError(
+            f"{where} must be a table (JSON object) of fsspec options",
+            hint='For example storage_options = { anon = true }.',
+        )
+    return dict(value)
 
 
 def _resolve_sqlite(root: Path, url: str) -> str:

@@ -26,31 +26,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from dcai._atomic import atomic_write_bytes
 from dcai._progress import ProgressCallback
 from dcai.config import CONFIG_FILE, DEFAULT_CONFIG, Settings, default_workspace_path
-from dcai.data._diff import VersionDiff, diff_frames
-from dcai.data.operations import ExportFormat, export_version, split_version
-from dcai.data.versions import (
-    DatasetSummary,
-    DatasetVersion,
-    add_dataset,
-    list_datasets,
-    log,
-    resolve_ref,
-)
 from dcai.errors import WorkspaceError
-from dcai.labels.annotations import import_annotations
 from dcai.store import MetadataStore, open_object_store, sqlite_file
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
-from dcai.store._objects import LocalObjectStore
 
 if TYPE_CHECKING:
+    # Only for annotations: the data and label modules load pandas and pyarrow, which a
+    # command such as ``dcai data list`` never needs (each method imports what it uses).
     from collections.abc import Callable, Iterable
 
+    import pandas as pd
+
     from dcai.analysis.workflow import ErrorAnalysis
+    from dcai.data._diff import VersionDiff
+    from dcai.data.catalog import DatasetSummary
+    from dcai.data.operations import ExportFormat
+    from dcai.data.versions import DatasetVersion
     from dcai.experiments.registry import ModelSummary, ModelVersion
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
@@ -128,7 +122,9 @@ class Workspace:
         self.settings = Settings.load(self.path, metadata_url=metadata_url, objects_url=objects_url)
         _refuse_missing_database(self.settings)
         self.meta = MetadataStore(self.settings.metadata_url)
-        self.objects = open_object_store(self.settings.objects_url)
+        self.objects = open_object_store(
+            self.settings.objects_url, self.settings.storage_options
+        )
 
     def _create_files(self) -> None:
         if self.path.exists() and not self.path.is_dir():
@@ -175,6 +171,8 @@ class Workspace:
         Identical content returns the existing version (``created`` is False) and stores
         nothing new. See :mod:`dcai.data._schema` for how undeclared column roles are inferred.
         """
+        from dcai.data.versions import add_dataset
+
         return add_dataset(
             self,
             name,
@@ -191,18 +189,27 @@ class Workspace:
 
     def dataset(self, ref: str) -> DatasetVersion:
         """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``."""
+        from dcai.data.versions import resolve_ref
+
         return resolve_ref(self, ref)
 
     def datasets(self) -> list[DatasetSummary]:
         """Every dataset with its latest version."""
+        from dcai.data.catalog import list_datasets
+
         return list_datasets(self)
 
     def log(self, name: str) -> list[DatasetVersion]:
         """A dataset's versions, newest first, each with its operation, parameters and parents."""
+        from dcai.data.versions import log
+
         return log(self, name)
 
     def diff(self, a: str, b: str) -> VersionDiff:
         """Examples added, removed, relabeled, changed and moved between two versions."""
+        from dcai.data._diff import diff_frames
+        from dcai.data.versions import resolve_ref
+
         va, vb = resolve_ref(self, a), resolve_ref(self, b)
         return diff_frames(
             va.to_pandas(),
@@ -229,6 +236,8 @@ class Workspace:
         author: str | None = None,
     ) -> DatasetVersion:
         """Commit a child version with a ``split`` column (see :func:`dcai.data.assign_splits`)."""
+        from dcai.data.operations import split_version
+
         return split_version(
             self,
             ref,
@@ -282,6 +291,7 @@ class Workspace:
     def tags(self, ref: str) -> pd.DataFrame:
         """The tags of a version: ``tag, n, share, how``."""
         from dcai.data.tags import list_tags
+        from dcai.data.versions import resolve_ref
 
         return list_tags(resolve_ref(self, ref))
 
@@ -289,6 +299,8 @@ class Workspace:
         self, ref: str, source: pd.DataFrame | str | Path, **kwargs: Any
     ) -> DatasetVersion:
         """Commit a child version carrying labelers' annotations (long form)."""
+        from dcai.labels.annotations import import_annotations
+
         return import_annotations(self, ref, source, **kwargs)
 
     def export(
@@ -302,6 +314,8 @@ class Workspace:
     ) -> Path:
         """Write a version's rows (or annotations) to a file; never inside the workspace, and
         over an existing file only with ``force=True`` (see :func:`export_version`)."""
+        from dcai.data.operations import export_version
+
         return export_version(self, ref, path, format=format, annotations=annotations, force=force)
 
     # Error analysis --------------------------------------------------------------------
@@ -709,14 +723,8 @@ class Workspace:
         """Remove stored objects that no version references (left by killed or failed commits).
 
         Objects younger than ``grace_seconds`` are kept: they may belong to a commit that
-        another process has not finished yet.
+        another process has not finished yet. Works on any object store (local or fsspec).
         """
-        if not isinstance(self.objects, LocalObjectStore):
-            raise WorkspaceError(
-                "garbage collection runs on a local object store only for now",
-                path=self.objects.url,
-                hint="Use the object store's own lifecycle rules meanwhile.",
-            )
         return collect_garbage(
             self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run, force=force
         )

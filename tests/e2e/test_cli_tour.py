@@ -150,3 +150,20 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert "What to work on next" in result.stdout and "clean vs collect" in result.stdout
     report = tmp_path / "demo" / "reports" / "analysis-digits-noisy.html"
     assert report.is_file() and "Plotly" in report.read_text(encoding="utf-8")
+    # Train and register: the same recipe on the noisy and the cleaned version, compared on one
+    # evaluation set, both registered, the better one in production.
+    assert "train and register" in result.stdout
+    for fragment in ("(noisy labels): dev accuracy", "(cleaned): dev accuracy", "cleaned − noisy"):
+        assert fragment in result.stdout, fragment
+    assert "Data-centric view" in result.stdout and "plant_label_errors" in result.stdout
+    assert "registered digits/1, digits/2; production → digits/" in result.stdout
+    assert "runs data-view --recipe logreg" in result.stdout
+    assert "models card digits@production" in result.stdout
+    shown = json.loads(
+        run_dcai("models", "show", "digits", "--json", workspace=tmp_path / "demo").stdout
+    )
+    versions = shown["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+    # digits/1 is the noisy version's model, digits/2 the cleaned (reviewed) one's.
+    assert [v["dataset"] for v in versions] == [f"digits@{log[i]['id']}" for i in (2, 1)]
+    assert sum("production" in v["aliases"] for v in versions) == 1

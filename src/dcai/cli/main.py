@@ -239,7 +239,8 @@ def demo(
 ) -> None:
     """Run the loop on scikit-learn's bundled digits, offline: add, split, tag, plant label
     errors, audit, accept confident suggestions, commit the clean version, simulate labelers,
-    measure their agreement and HLP, analyse the errors (with an HTML report)."""
+    measure their agreement and HLP, analyse the errors (with an HTML report), train the same
+    recipe on the noisy and the cleaned version and register the better model as production."""
     from dcai.cli.audit import render_audit
     from dcai.demo import DEMO_MIN_SCORE, run_demo
 
@@ -286,10 +287,14 @@ def demo(
     _print_label_demo(result)
     console.rule("error analysis")
     _print_analysis_demo(result)
+    console.rule("train and register")
+    _print_training_demo(result)
     console.print(version_table(ws.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
-        f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits"
+        f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits · "
+        f"dcai -w {path} runs data-view --recipe logreg --eval {result.split.ref} · "
+        f"dcai -w {path} models card digits@production"
     )
 
 
@@ -304,6 +309,57 @@ def _print_analysis_demo(result: Any) -> None:
     )
     render_analysis(noisy, top=8)
     console.print(f"HTML report (opens offline): [bold]{result.report}[/]")
+
+
+def _print_training_demo(result: Any) -> None:
+    """The two runs, their paired difference, the data-centric view and the registry."""
+    from rich.table import Table
+
+    view = result.data_view
+    params = ", ".join(f"{k}={v}" for k, v in view["params"].items() if k != "recipe")
+    console.print(
+        f"the same recipe ({view['recipe']}, {escape(params)}) and seed on the noisy and the "
+        f"cleaned digits, both scored on {escape(view['eval']['examples'])}: the true labels, "
+        "known because the errors were planted"
+    )
+    for what, run, version in (
+        ("noisy labels", result.run_noisy, result.noisy),
+        ("cleaned", result.run_clean, result.cleaned),
+    ):
+        acc = result.eval_accuracy[run.run]
+        own = run.metrics.get("accuracy")
+        console.print(
+            f"run [bold]{run.run[:8]}[/] on [bold cyan]{version.ref}[/] ({what}): dev accuracy "
+            f"{acc['value']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]"
+            + ("" if own is None else f" (against its own dev labels: {own:.3f})")
+        )
+    paired = result.comparison["pairs"][0]["paired"]
+    verdict = "real" if paired["real"] else "within noise"
+    console.print(
+        f"[bold]cleaned − noisy[/]: accuracy {paired['difference'] * 100:+.1f} points "
+        f"[{paired['low'] * 100:+.1f}, {paired['high'] * 100:+.1f}] on "
+        f"{paired['n_shared']:,} shared dev examples ([bold]{verdict}[/], paired bootstrap)"
+    )
+    table = Table(title="Data-centric view (same recipe, one evaluation set)", title_justify="left")
+    for column in ("version", "operation", "accuracy", "change"):
+        table.add_column(column, justify="right" if column in ("accuracy", "change") else "left")
+    for row in view["rows"]:
+        change = row["change"]
+        table.add_row(
+            escape(row["dataset"]),
+            escape(row["operation"]),
+            "—" if row["metric"] is None else f"{row['metric']:.4f}",
+            "—"
+            if change is None
+            else f"{change * 100:+.1f} points [{row['low'] * 100:+.1f}, {row['high'] * 100:+.1f}] "
+            + ("real" if row["real"] else "within noise"),
+        )
+    console.print(table)
+    registered = ", ".join(model.ref for model in result.models)
+    console.print(
+        f"registered {registered}; [bold]production → {result.production.ref}[/] "
+        f"({escape(result.production_reason)})"
+    )
 
 
 def _print_label_demo(result: Any) -> None:

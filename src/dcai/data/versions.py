@@ -25,6 +25,7 @@ from dcai.data._content import canonical_frame, content_hash, row_hashes
 from dcai.data._readers import read_table, source_name
 from dcai.data._schema import EXAMPLE_ID, ColumnRoles, infer_roles, validate_table
 from dcai.data._splits import BalanceReport, balance_report
+from dcai.data.catalog import SHORT_ID_LENGTH, DatasetSummary, list_datasets
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.store import _tables as t
 from dcai.store import read_parquet_object
@@ -43,7 +44,6 @@ __all__ = [
     "resolve_ref",
 ]
 
-SHORT_ID_LENGTH = 7
 _MAX_NAME = 200
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{_MAX_NAME - 1}}}$")
 _DATA_SUFFIX = ".parquet"
@@ -189,26 +189,6 @@ class DatasetVersion:
         return f"<DatasetVersion {self.ref} rows={self.rows} op={self.operation}>"
 
 
-@dataclass(frozen=True)
-class DatasetSummary:
-    """One line of ``dcai data list``."""
-
-    name: str
-    versions: int
-    latest: str
-    rows: int
-    updated_at: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "versions": self.versions,
-            "latest": self.latest,
-            "rows": self.rows,
-            "updated_at": self.updated_at,
-        }
-
-
 def _from_row(
     ws: Workspace, row: Any, dataset: str, parent_ids: tuple[str, ...], created: bool = False
 ) -> DatasetVersion:
@@ -301,49 +281,6 @@ def log(ws: Workspace, name: str) -> list[DatasetVersion]:
             .order_by(t.versions.c.seq.desc())
         ).all()
         return [_from_row(ws, r, name, _parent_hashes(conn, r.id)) for r in rows]
-
-
-def list_datasets(ws: Workspace) -> list[DatasetSummary]:
-    """Every dataset with its number of versions and its latest version."""
-    out = []
-    with ws.meta.read() as conn:
-        latest = (
-            select(
-                t.versions.c.dataset_id,
-                func.max(t.versions.c.seq).label("seq"),
-                func.count().label("n"),
-            )
-            .group_by(t.versions.c.dataset_id)
-            .subquery()
-        )
-        rows = conn.execute(
-            select(
-                t.datasets.c.name,
-                latest.c.n,
-                t.versions.c.version_hash,
-                t.versions.c.rows,
-                t.versions.c.created_at,
-            )
-            .select_from(
-                t.datasets.join(latest, latest.c.dataset_id == t.datasets.c.id).join(
-                    t.versions,
-                    (t.versions.c.dataset_id == latest.c.dataset_id)
-                    & (t.versions.c.seq == latest.c.seq),
-                )
-            )
-            .order_by(t.datasets.c.name)
-        ).all()
-    for r in rows:
-        out.append(
-            DatasetSummary(
-                name=r.name,
-                versions=int(r.n),
-                latest=f"{r.name}@{r.version_hash[:SHORT_ID_LENGTH]}",
-                rows=int(r.rows),
-                updated_at=r.created_at,
-            )
-        )
-    return out
 
 
 def _damaged(ws: Workspace, digest: str) -> bool:

@@ -97,8 +97,13 @@ def _label_quality(ws: Workspace, version: Any) -> list[Block]:
             ]
             if rate is not None:
                 text = f"estimated label noise: {float(rate):.1%}"
-                if len(interval) == 2:
-                    text += f" [{float(interval[0]):.1%}, {float(interval[1]):.1%}]"
+                n_issues = noise.get("n_issues")
+                if n_issues is not None and len(interval) == 2:
+                    # The interval is of the number of wrong labels, not of the rate.
+                    text += (
+                        f" (≈{float(n_issues):,.0f} examples, 95% interval "
+                        f"{float(interval[0]):,.0f}–{float(interval[1]):,.0f})"
+                    )
                 items.append(text)
             if hops:
                 items.append(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from dcai.errors import WorkspaceError
 from dcai.store._metadata import MetadataStore
-from dcai.store._objects import LocalObjectStore
+from dcai.store._objects import LocalObjectStore, ObjectEntry, ObjectStore
 from dcai.store._tables import OBJECT_REFERENCES
 
 __all__ = ["GcReport", "collect_garbage"]
@@ -52,7 +52,7 @@ def referenced_digests(meta: MetadataStore) -> set[str]:
 
 def collect_garbage(
     meta: MetadataStore,
-    objects: LocalObjectStore,
+    objects: ObjectStore,
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     dry_run: bool = False,
@@ -64,32 +64,38 @@ def collect_garbage(
     database itself: the database was then replaced or recreated, and those objects may be
     all that is left of the lost one's data.
     """
-    cutoff = time.time() - grace_seconds
+    now = time.time()
+    cutoff = now - grace_seconds
     keep = referenced_digests(meta)
-    removed = kept = freed = 0
-    candidates: list[Path] = []
-    for path in (objects.root / "sha256").glob("*/*"):
-        digest = path.name.split(".", 1)[0]
-        if digest in keep:
+    kept = 0
+    candidates: list[ObjectEntry] = []
+    for entry in objects.iter_objects():
+        if entry.digest in keep or entry.mtime >= cutoff:
             kept += 1
-        elif path.stat().st_mtime < cutoff:
-            candidates.append(path)
         else:
-            kept += 1
-    staging = objects.root / "tmp"
-    if staging.exists():
-        candidates += [p for p in staging.iterdir() if p.stat().st_mtime < cutoff]
+            candidates.append(entry)
+    # Stale temporaries of a killed local write (object stores upload under a temporary
+    # name and move, so only a local store leaves them).
+    stale: list[Path] = []
+    if isinstance(objects, LocalObjectStore) and (objects.root / "tmp").exists():
+        stale = [p for p in (objects.root / "tmp").iterdir() if p.stat().st_mtime < cutoff]
     born = meta.created_at()
-    oldest = min((p.stat().st_mtime for p in candidates), default=None)
+    oldest = min((e.mtime for e in candidates), default=None)
     if not force and born is not None and oldest is not None and oldest < born - 1.0:
         raise WorkspaceError(
             f"refusing to collect garbage: {len(candidates)} unreferenced object(s) are older "
             "than the metadata database, which looks replaced or recreated",
-            path=str(objects.root),
+            path=objects.url,
             hint="Restore the database from a backup first; add --force only if those "
             "objects are truly unwanted.",
         )
-    for path in candidates:
+    removed = freed = 0
+    for entry in candidates:
+        if not dry_run:
+            objects.delete(entry.digest, suffix=entry.suffix)
+        removed += 1
+        freed += entry.size
+    for path in stale:
         size = path.stat().st_size
         if not dry_run:
             path.unlink(missing_ok=True)

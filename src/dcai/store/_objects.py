@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from dcai._atomic import atomic_path
 from dcai._optional import import_optional
@@ -143,6 +144,12 @@ class ObjectStore(Protocol):
     def write(self, writer: Callable[[Path], None], *, suffix: str = "") -> str:
         """Call ``writer(tmp_path)`` to produce a file, store it, return its sha256."""
 
+    def put_bytes(self, data: bytes, *, suffix: str = "") -> str:
+        """Store ``data`` (atomically, content-addressed); return its sha256."""
+
+    def open(self, digest: str, *, suffix: str = "", what: str | None = None) -> BinaryIO:
+        """A readable binary file of the object's bytes, verified before it is returned."""
+
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         """Whether an object is stored."""
 
@@ -177,7 +184,26 @@ def _relative(digest: str, suffix: str) -> str:
     return f"sha256/{digest[:2]}/{digest}{suffix}"
 
 
-class LocalObjectStore:
+class _Convenience:
+    """``put_bytes`` and ``open`` in terms of ``write`` and ``read_bytes`` (both stores)."""
+
+    def write(self, writer: Callable[[Path], None], *, suffix: str = "") -> str:
+        raise NotImplementedError
+
+    def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
+        raise NotImplementedError
+
+    def put_bytes(self, data: bytes, *, suffix: str = "") -> str:
+        def writer(path: Path) -> None:
+            path.write_bytes(data)
+
+        return self.write(writer, suffix=suffix)
+
+    def open(self, digest: str, *, suffix: str = "", what: str | None = None) -> BinaryIO:
+        return io.BytesIO(self.read_bytes(digest, suffix=suffix, what=what))
+
+
+class LocalObjectStore(_Convenience):
     """Objects as files under a local folder."""
 
     def __init__(self, root: str | Path) -> None:
@@ -269,13 +295,13 @@ class LocalObjectStore:
         return self._path(digest, suffix).stat().st_size
 
 
-class FsspecObjectStore:
+class FsspecObjectStore(_Convenience):
     """Objects under any fsspec URL (``s3://bucket/prefix``, ``memory://dcai``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         fsspec = import_optional("fsspec", extra="s3", purpose="An object-store artifact URL")
         self.url = url.rstrip("/")
-        fs, root = fsspec.core.url_to_fs(self.url)
+        fs, root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.fs: Any = fs
         self.root: str = root
 
@@ -352,8 +378,11 @@ class FsspecObjectStore:
             self.fs.rm(path)
 
 
-def open_object_store(url: str) -> LocalObjectStore | FsspecObjectStore:
-    """Choose the artifact store by URL scheme: a plain path is local, anything else fsspec."""
+def open_object_store(
+    url: str, storage_options: dict[str, Any] | None = None
+) -> LocalObjectStore | FsspecObjectStore:
+    """Choose the artifact store by URL scheme: a plain path is local, anything else fsspec
+    (with ``storage_options``: endpoint, credentials, ...)."""
     if "://" not in url or url.startswith("file://"):
         root = Path(url.removeprefix("file://"))
         try:
@@ -363,7 +392,7 @@ def open_object_store(url: str) -> LocalObjectStore | FsspecObjectStore:
                 f"cannot create the artifact folder: {exc}", path=str(root)
             ) from exc
         return LocalObjectStore(root)
-    return FsspecObjectStore(url)
+    return FsspecObjectStore(url, storage_options)
 
 
 def read_parquet_object(
