@@ -3,94 +3,246 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import dcai
 
 SRC = Path(dcai.__file__).parent
 
-# Pure algorithm modules: no store, no interfaces, no workspace.
-ALGORITHM_MODULES = [
-    "data/_content.py",
-    "data/_diff.py",
-    "data/_readers.py",
-    "data/_schema.py",
-    "data/_splits.py",
-    "quality/_validation.py",
-    "quality/_confident_learning.py",
-    "quality/_ranking.py",
-    "quality/_label_issues.py",
-    "quality/_neighbors.py",
-    "quality/_outliers.py",
-    "quality/_duplicates.py",
-    "quality/_dataset_issues.py",
-    "quality/_features.py",
-    "quality/_models.py",
-    "quality/_cross_val.py",
-    "quality/_embeddings.py",
-    "labels/_agreement.py",
-    "labels/_agreement_bootstrap.py",
-    "labels/_agreement_by.py",
-    "labels/_agreement_input.py",
-    "labels/_agreement_kernels.py",
-    "labels/_agreement_stats.py",
-    "labels/_agreement_tables.py",
-    "labels/_annotation_codes.py",
-    "labels/_consensus.py",
-    "labels/_convention_rules.py",
-    "labels/_convention_text.py",
-    "labels/_conventions.py",
-    "labels/_dawid_skene.py",
-    "labels/_hlp.py",
-    "labels/_label_studio.py",
-    "labels/_sampling.py",
-    "labels/_tasks.py",
-    "analysis/_metrics.py",
-    "analysis/_metrics_input.py",
-    "analysis/_metrics_resample.py",
-    "analysis/_priorities.py",
-    "analysis/_requirements.py",
-    "analysis/_slices.py",
-    "analysis/_slice_predicates.py",
-    "analysis/_slice_search.py",
-    "analysis/_slice_parse.py",
-    "analysis/_slice_report.py",
-    "analysis/_slice_stats.py",
-    "analysis/_learning_curve.py",
-    "analysis/_power_law.py",
-    "analysis/_curve_fits.py",
-    "analysis/_clean_vs_collect.py",
-    "experiments/_code_version.py",
-    "experiments/_environment.py",
-    "experiments/_where.py",
-]
+# Layers (../shared/DESIGN.md): algorithms < workflows < Workspace < interfaces. The modules of
+# each layer are discovered, not listed: under an algorithm package, a module whose source
+# imports one of WORKFLOW_MARKERS (anywhere: at module level, in a function, under
+# TYPE_CHECKING) is a *workflow*; every other module, the package's ``__init__`` included, is an
+# *algorithm*, and must load neither a workflow nor anything in FORBIDDEN_FOR_ALGORITHMS.
+ALGORITHM_PACKAGES = ("quality", "labels", "analysis", "monitor", "rules", "augment")
+# Packages of the foundation and of run tracking, whose pure modules sit beside workflow ones:
+# the same rule holds for them.
+MIXED_PACKAGES = ("data", "experiments")
+WORKFLOW_MARKERS = ("dcai.store", "dcai.workspace", "sqlalchemy")
 FORBIDDEN_FOR_ALGORITHMS = (
     "dcai.store",
-    "dcai.cli",
     "dcai.workspace",
+    "dcai.cli",
     "sqlalchemy",
+    "rich",
     "typer",
     "fastapi",
 )
 
 
+@dataclass(frozen=True)
+class Import:
+    name: str  # a module, or for ``from m import x`` also ``m.x`` (x may be a submodule)
+    runtime: bool  # False under ``if TYPE_CHECKING:``
+    eager: bool  # at module level, not inside a function
+
+
+class _ImportCollector(ast.NodeVisitor):
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.found: list[Import] = []
+        self._type_checking = 0
+        self._functions = 0
+
+    def _add(self, name: str) -> None:
+        self.found.append(Import(name, not self._type_checking, not self._functions))
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        guarded = (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        )
+        self.visit(test)
+        self._type_checking += guarded
+        for child in node.body:
+            self.visit(child)
+        self._type_checking -= guarded
+        for child in node.orelse:
+            self.visit(child)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._functions += 1
+        self.generic_visit(node)
+        self._functions -= 1
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:  # relative: resolve against the importing package
+            parts = self.package.split(".")[: len(self.package.split(".")) - node.level + 1]
+            base = ".".join([*parts, base] if base else parts)
+        self._add(base)
+        for alias in node.names:
+            self._add(f"{base}.{alias.name}")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_of(path: Path) -> list[Import]:
+    name = _module_name(path)
+    collector = _ImportCollector(name if path.name == "__init__.py" else name.rpartition(".")[0])
+    collector.visit(ast.parse(path.read_text()))
+    return collector.found
+
+
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+    return {i.name for i in _imports_of(path)}
 
 
-def test_algorithms_do_not_import_the_store_or_interfaces() -> None:
-    for relative in ALGORITHM_MODULES:
-        for name in _imports(SRC / relative):
-            assert not name.startswith(FORBIDDEN_FOR_ALGORITHMS), f"{relative} imports {name}"
+def _is_under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _layers() -> dict[str, tuple[list[str], list[str]]]:
+    """``{package: (algorithm modules, workflow modules)}`` for each algorithm package present."""
+    layers: dict[str, tuple[list[str], list[str]]] = {}
+    for package in (*ALGORITHM_PACKAGES, *MIXED_PACKAGES):
+        if not (SRC / package).is_dir():
+            continue  # a package the design plans but the code has not grown yet
+        algorithms: list[str] = []
+        workflows: list[str] = []
+        for path in sorted((SRC / package).rglob("*.py")):
+            uses_the_store = any(_is_under(i.name, WORKFLOW_MARKERS) for i in _imports_of(path))
+            (workflows if uses_the_store else algorithms).append(_module_name(path))
+        layers[f"dcai.{package}"] = (algorithms, workflows)
+    return layers
+
+
+LAYERS = _layers()
+ALGORITHM_MODULES = sorted(m for algorithms, _ in LAYERS.values() for m in algorithms)
+WORKFLOW_MODULES = sorted(m for _, workflows in LAYERS.values() for m in workflows)
+
+
+def test_layers_are_discovered() -> None:
+    assert {"dcai.quality", "dcai.labels", "dcai.analysis"} <= set(LAYERS)
+    for package, (algorithms, _) in LAYERS.items():
+        assert package in algorithms, f"{package}/__init__.py must be an algorithm module"
+    assert {"dcai.quality.audit", "dcai.quality.review", "dcai.labels.reports"} <= set(
+        WORKFLOW_MODULES
+    )
+    assert {"dcai.quality._label_issues", "dcai.labels._agreement"} <= set(ALGORITHM_MODULES)
+
+
+def _path_of(module: str) -> Path:
+    path = SRC.parent.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def test_algorithms_do_not_import_a_workflow() -> None:
+    """Direct imports, read from the source; a lazy import inside a function is allowed."""
+    forbidden = (*FORBIDDEN_FOR_ALGORITHMS, *WORKFLOW_MODULES)
+    problems = sorted(
+        {
+            f"{module} imports {name}"
+            for module in ALGORITHM_MODULES
+            for i in _imports_of(_path_of(module))
+            if i.runtime and i.eager
+            for name in forbidden
+            if _is_under(i.name, (name,))
+        }
+    )
+    assert not problems, "\n".join(problems)
+
+
+# Runs in a fresh interpreter: numpy, pandas, SciPy and scikit-learn (allowed for algorithms, and
+# slow to import) are loaded once; then each target is imported in a forked child (or, without
+# fork, in an interpreter of its own), with no dcai module loaded yet.
+# A meta-path hook records which dcai modules were on the stack when the first forbidden module
+# was imported, so a failure names the import chain.
+_FRESH_IMPORT = """
+import importlib, json, os, sys, traceback
+
+forbidden, targets = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+chains = {}  # forbidden name -> the dcai modules on the stack when it was first imported
+
+def under(name, prefix):
+    return name == prefix or name.startswith(prefix + ".")
+
+class Recorder:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        for prefix in forbidden:
+            if under(name, prefix) and prefix not in chains:
+                chain, frame = [prefix], sys._getframe(1)
+                while frame is not None:
+                    module = frame.f_globals.get("__name__", "")
+                    if module.startswith("dcai") and module not in chain:
+                        chain.insert(0, module)
+                    frame = frame.f_back
+                chains[prefix] = chain
+        return None
+
+def check(target):
+    sys.meta_path.insert(0, Recorder)
+    try:
+        importlib.import_module(target)
+    except Exception:
+        result = {"target": target, "error": traceback.format_exc()}
+    else:
+        loaded = [f for f in forbidden if any(under(m, f) for m in sys.modules)]
+        result = {"target": target, "loaded": {f: chains.get(f, [f]) for f in loaded}}
+    print(json.dumps(result), flush=True)
+
+import numpy, pandas, scipy.stats, sklearn.base
+for target in targets:
+    if len(targets) == 1 or not hasattr(os, "fork"):
+        check(target)
+        break
+    pid = os.fork()
+    if pid == 0:
+        check(target)
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def _fresh_imports(targets: list[str], forbidden: list[str]) -> list[dict[str, Any]]:
+    batches = [targets] if hasattr(os, "fork") else [[t] for t in targets]
+    results: list[dict[str, Any]] = []
+    for batch in batches:
+        out = subprocess.run(
+            [sys.executable, "-c", _FRESH_IMPORT, json.dumps(forbidden), json.dumps(batch)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results += [json.loads(line) for line in out.stdout.splitlines()]
+    return results
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_algorithms_load_no_workflow_in_a_fresh_interpreter(package: str) -> None:
+    """Transitively: ``import dcai.labels`` and each algorithm module load no SQLAlchemy, store,
+    workspace, workflow module, Rich or Typer."""
+    algorithms, _ = LAYERS[package]
+    forbidden = [*FORBIDDEN_FOR_ALGORITHMS, *WORKFLOW_MODULES]
+    results = _fresh_imports(algorithms, forbidden)
+    assert [r["target"] for r in results] == algorithms
+    problems = [
+        f"import {r['target']} failed:\n{r['error']}"
+        if "error" in r
+        else f"import {r['target']} loads "
+        + "; ".join(" -> ".join(c) for c in sorted(r["loaded"].values(), key=len))
+        for r in results
+        if "error" in r or r["loaded"]
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def test_nothing_imports_cleanlab() -> None:
@@ -210,9 +362,7 @@ def test_import_dcai_is_light() -> None:
 def test_listing_datasets_loads_no_data_stack(tmp_path: Path) -> None:
     """Issue 21: `dcai data list` reads the catalogue with SQL only (no pandas, pyarrow)."""
     ws = tmp_path / "ws"
-    subprocess.run(
-        [sys.executable, "-c", f"import dcai; dcai.Workspace({str(ws)!r})"], check=True
-    )
+    subprocess.run([sys.executable, "-c", f"import dcai; dcai.Workspace({str(ws)!r})"], check=True)
     code = (
         "import sys, contextlib, io\n"
         "from dcai.cli.main import main\n"

@@ -54,7 +54,9 @@ def test_tfidf_recipe_finds_text_whatever_its_dtype(dtype: str) -> None:
 
 
 def _train(ws: Path, ref: str, recipe: str) -> dict[str, object]:
-    result = run_dcai("train", ref, "--recipe", recipe, "--json", workspace=ws, timeout=300)
+    result = run_dcai(
+        "train", ref, "--recipe", recipe, "--n-boot", "50", "--json", workspace=ws, timeout=300
+    )
     assert result.returncode == 0, result
     assert "Traceback" not in result.stderr
     payload: dict[str, object] = json.loads(result.stdout)

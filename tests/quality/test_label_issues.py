@@ -46,7 +46,8 @@ def _probs_from_distance(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarra
         logits[:, c] = -0.5 * d
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)
+    probs: np.ndarray = p / p.sum(axis=1, keepdims=True)
+    return probs
 
 
 def _plant(y: np.ndarray, k: int, rate: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -215,6 +215,12 @@ def train(
         typer.Option("--overfit-check", help="First check the recipe can fit a small subset."),
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the model and intervals.")] = 0,
+    n_boot: Annotated[
+        int,
+        typer.Option(
+            "--n-boot", min=0, help="Bootstrap resamples for the metric intervals (0: none)."
+        ),
+    ] = 500,
     json_: JsonOption = False,
 ) -> None:
     """Fit a recipe on REF's train split, evaluate on dev, and record it as a run."""
@@ -230,6 +236,7 @@ def train(
         test=test,
         overfit_check=overfit_check,
         random_state=seed,
+        n_boot=n_boot,
     )
     if json_:
         print_json(result.to_dict())
@@ -387,8 +394,8 @@ def export(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Copy runs into an MLflow tracking store: params, metric histories, tags, status, times
-    and artifacts. Runs already exported there are skipped. Needs: pip install 'dcai[mlflow]'."""
+    r"""Copy runs into an MLflow tracking store: params, metric histories, tags, status, times
+    and artifacts. Runs already exported there are skipped. Needs: pip install 'dcai\[mlflow]'."""
     import logging
 
     from dcai._optional import import_optional

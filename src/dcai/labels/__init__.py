@@ -7,10 +7,15 @@
 * double labeling: sampling, task files, Label Studio import and export.
 
 The workspace-level workflows that store reports and commit child versions live in
-:mod:`dcai.labels.reports`; everything here works on plain DataFrames.
+:mod:`dcai.labels.reports`; everything here works on plain DataFrames. The one workflow
+exported here, importing annotations into a workspace (:mod:`dcai.labels.annotations`), is
+loaded on first use, so ``import dcai.labels`` loads no database layer.
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from dcai.labels._agreement import AgreementReport, Estimate, agreement_report
 from dcai.labels._agreement_by import AgreementComparison, agreement_by
@@ -41,7 +46,26 @@ from dcai.labels._label_studio import (
 )
 from dcai.labels._sampling import sample_for_labeling
 from dcai.labels._tasks import read_annotation_file, write_task_file
-from dcai.labels.annotations import ANNOTATION_COLUMNS, import_annotations, read_annotations
+
+if TYPE_CHECKING:
+    from dcai.labels.annotations import ANNOTATION_COLUMNS, import_annotations, read_annotations
+
+#: Workflow names, imported on first use (PEP 562): they need the store and SQLAlchemy.
+_WORKFLOWS = {
+    "ANNOTATION_COLUMNS": "dcai.labels.annotations",
+    "import_annotations": "dcai.labels.annotations",
+    "read_annotations": "dcai.labels.annotations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WORKFLOWS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dcai.labels' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ANNOTATION_COLUMNS",
@@ -78,3 +102,7 @@ __all__ = [
     "to_label_studio_tasks",
     "write_task_file",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -56,6 +56,9 @@ def nearest_neighbors(
     random_state: int | None = 0,
     n_jobs: int | None = None,
     hnsw_m: int = HNSW_M,
+    hnsw_ef_construction: int = HNSW_EF_CONSTRUCTION,
+    hnsw_ef_search: int | None = None,
+    refine: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find the ``k`` nearest other examples of every example (leave-one-out).
 
@@ -84,6 +87,17 @@ def nearest_neighbors(
         Links per node of the HNSW graph (approximate search only; default :data:`HNSW_M`).
         Fewer links build and search faster at some cost in recall; neighbour label
         agreement uses 16 (see :func:`dcai.quality.neighbor_label_probs`).
+    hnsw_ef_construction
+        Candidate list size while the HNSW graph is built (approximate search only; default
+        :data:`HNSW_EF_CONSTRUCTION`). Smaller builds faster, with a slightly worse graph.
+    hnsw_ef_search
+        Candidate list size of each HNSW query (approximate search only). ``None`` (default)
+        uses ``max(`` :data:`HNSW_EF_SEARCH` ``, 2(k+1))``; a number is used as given (but at
+        least ``k + 1``). Smaller searches faster at some cost in recall.
+    refine
+        ``True`` (default) recomputes the distances of the kept pairs in float64 (see Notes);
+        ``False`` keeps faiss' float32 distances, which is enough when only the neighbours
+        (not exact distances) matter, e.g. for neighbour label votes.
 
     Returns
     -------
@@ -115,7 +129,8 @@ def nearest_neighbors(
     absent (more than ``k`` exact copies, or the approximate index missed it), the last
     candidate is. The distances of the kept pairs are then recomputed in float64 (the BLAS
     expansion ``|x|² + |y|² - 2x·y`` loses precision exactly where near-duplicates live) and
-    each row is sorted by distance, ties by position. The HNSW graph is built by several
+    each row is sorted by distance, ties by position (``refine=False`` skips this and keeps
+    faiss' float32 distances and order). The HNSW graph is built by several
     threads, so with ``n_jobs`` other than 1 the approximate neighbours may differ slightly
     from run to run.
 
@@ -154,6 +169,12 @@ def nearest_neighbors(
         )
     if isinstance(hnsw_m, bool) or not isinstance(hnsw_m, int | np.integer) or hnsw_m < 2:
         raise InvalidInputError(f"hnsw_m must be an integer >= 2; got {hnsw_m!r}")
+    for name, value in (
+        ("hnsw_ef_construction", hnsw_ef_construction),
+        ("hnsw_ef_search", 1 if hnsw_ef_search is None else hnsw_ef_search),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer; got {value!r}")
     if exact not in (None, True, False):
         raise InvalidInputError(f"exact must be True, False or None; got {exact!r}")
     if random_state is not None and (
@@ -178,8 +199,12 @@ def nearest_neighbors(
             index = faiss.IndexFlatL2(matrix.shape[1])
         else:
             index = faiss.IndexHNSWFlat(matrix.shape[1], int(hnsw_m))
-            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-            index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * (k + 1))
+            index.hnsw.efConstruction = int(hnsw_ef_construction)
+            index.hnsw.efSearch = (
+                max(HNSW_EF_SEARCH, 2 * (k + 1))
+                if hnsw_ef_search is None
+                else max(int(hnsw_ef_search), k + 1)
+            )
             seed = int(np.random.default_rng(random_state).integers(2**31 - 1))
             index.hnsw.rng = faiss.RandomGenerator(seed)
         index.add(matrix)
@@ -188,8 +213,11 @@ def nearest_neighbors(
         flat = index if use_exact else None
         for start in range(0, n, _QUERY_BLOCK):
             stop = min(n, start + _QUERY_BLOCK)
-            _, found = index.search(matrix[start:stop], k + 1)
-            found = _drop_self(found.astype(np.int64, copy=False), start)
+            squared, found = index.search(matrix[start:stop], k + 1)
+            found = found.astype(np.int64, copy=False)
+            if not refine:
+                squared = _drop_self(squared, start, found)
+            found = _drop_self(found, start)
             missing = (found < 0).any(axis=1)
             if missing.any():
                 # The graph returned fewer than k + 1 results for a few rows: search them exactly.
@@ -197,9 +225,19 @@ def nearest_neighbors(
                     flat = faiss.IndexFlatL2(matrix.shape[1])
                     flat.add(matrix)
                 rows = np.flatnonzero(missing)
-                _, again = flat.search(matrix[start + rows], k + 1)
-                found[rows] = _drop_self(again.astype(np.int64, copy=False), start + rows)
-            block_d, block_i = _refine(matrix, np.arange(start, stop), found, metric)
+                again_squared, again = flat.search(matrix[start + rows], k + 1)
+                again = again.astype(np.int64, copy=False)
+                if not refine:
+                    squared[rows] = _drop_self(again_squared, start + rows, again)
+                found[rows] = _drop_self(again, start + rows)
+            if refine:
+                block_d, block_i = _refine(matrix, np.arange(start, stop), found, metric)
+            else:
+                # faiss returns squared L2 distances, ascending; for unit rows the cosine
+                # distance is half of it. Both maps are monotone, so the order stays.
+                np.maximum(squared, 0.0, out=squared)
+                block_d = squared / 2 if metric == "cosine" else np.sqrt(squared)
+                block_i = found
             distances[start:stop] = block_d
             indices[start:stop] = block_i
     return distances, indices
@@ -244,11 +282,17 @@ def _faiss_threads(faiss: Any, threads: int | None) -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def _drop_self(found: np.ndarray, rows: int | np.ndarray) -> np.ndarray:
-    """Drop each row's own position from ``k + 1`` candidates (else the last candidate)."""
+def _drop_self(
+    found: np.ndarray, rows: int | np.ndarray, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """Drop each row's own position from ``k + 1`` candidates (else the last candidate).
+
+    With ``positions``, drop the same entries from ``found`` (e.g. the distances) as would
+    be dropped from ``positions``.
+    """
     n_rows, width = found.shape
     own = np.arange(n_rows) + rows if isinstance(rows, int) else np.asarray(rows)
-    keep = found != own[:, None]
+    keep = (found if positions is None else positions) != own[:, None]
     no_self = keep.all(axis=1)
     keep[no_self, width - 1] = False
     kept: np.ndarray = found[keep].reshape(n_rows, width - 1)
