@@ -145,6 +145,7 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("unalias", ["models", "unalias", "animals", "production"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),
         ("untag", ["data", "untag", "ds", "low"]),
+        ("migrate", ["migrate", "--dry-run"]),
         ("verify", ["verify"]),
         ("gc", ["gc", "--dry-run"]),
         ("backup", ["backup", str(out / "backup")]),

@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+from dcai.data._query import _prepare  # one reading of back ticks, ≤ ≥ ≠ and & for all
 from dcai.errors import InvalidInputError
 
 __all__ = ["PARSE_HINT", "Predicate", "json_friendly", "parse_slice"]
@@ -41,31 +42,6 @@ _AST_OPS = {
     ast.GtE: ">=",
 }
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def _prepare(text: str) -> tuple[str, dict[str, str]]:
-    """Swap back-ticked names for identifiers and ≤ ≥ ≠ & for Python, outside quotes."""
-    names: dict[str, str] = {}
-    out: list[str] = []
-    last = 0
-
-    def plain(part: str) -> str:
-        for old, new in (("≤", "<="), ("≥", ">="), ("≠", "!="), ("&", " and ")):
-            part = part.replace(old, new)
-        return part
-
-    for match in _TOKENS.finditer(text):
-        out.append(plain(text[last : match.start()]))
-        token = match.group()
-        if token.startswith("`"):
-            key = f"_dcai_column_{len(names)}"
-            names[key] = token[1:-1]
-            out.append(key)
-        else:
-            out.append(token)
-        last = match.end()
-    out.append(plain(text[last:]))
-    return "".join(out), names
 
 
 def _literal(node: ast.expr, text: str) -> Any:

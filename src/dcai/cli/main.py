@@ -229,6 +229,67 @@ def backup(
         raise typer.Exit(1)
 
 
+@app.command("migrate")
+def migrate(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the pending migrations; change nothing.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the metadata database's schema revision and the pending migrations, and apply them.
+
+    Opening a workspace applies them too; this makes the upgrade explicit and visible."""
+    from dcai.config import CONFIG_FILE, Settings, default_workspace_path
+    from dcai.errors import WorkspaceError
+    from dcai.store import MetadataStore
+    from dcai.workspace import _refuse_missing_database
+
+    path: Path | None = (ctx.find_root().obj or {}).get("workspace")
+    root = path if path is not None else default_workspace_path()
+    if not (root / CONFIG_FILE).exists():
+        raise WorkspaceError(
+            "no dcai workspace here",
+            path=str(root),
+            hint="Create one with `dcai init`, or point at one with --workspace or DCAI_HOME.",
+        )
+    settings = Settings.load(root)
+    _refuse_missing_database(settings)
+    # Not migrated on open: the status is read first, and --dry-run writes nothing.
+    store = MetadataStore(settings.metadata_url, migrate=False)
+    try:
+        before = store.migration_status()
+        applied = [] if dry_run else store.migrate()
+        after = before if dry_run else store.migration_status()
+    finally:
+        store.dispose()
+    if json_:
+        print_json(
+            {
+                "workspace": str(root.resolve()),
+                "dry_run": dry_run,
+                **before.to_dict(),
+                "applied": applied,
+                "now": after.current,
+            }
+        )
+        return
+    current = before.current or "none (a new database)"
+    console.print(
+        f"schema revision {current} (schema {before.schema_version}); head {before.head}"
+    )
+    if before.current is not None and before.revision is None:
+        console.print(f"  made before Alembic: stamped at {before.current} before the upgrade")
+    if not before.pending:
+        console.print("[green]up to date[/]: nothing to migrate")
+    elif dry_run:
+        console.print(f"  pending: {', '.join(before.pending)}")
+        console.print("  run `dcai migrate` to apply them (nothing was changed)")
+    else:
+        done = ", ".join(applied) or "nothing (another process migrated it meanwhile)"
+        console.print(f"[green]migrated[/] to {after.current}: applied {done}")
+
+
 @app.command("demo")
 def demo(
     ctx: typer.Context,

@@ -5,6 +5,10 @@ transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the lock ins
 deadlocking half-way. A writer that waits longer than the lock timeout gets
 :class:`~dcai.errors.WorkspaceBusyError`, which callers may retry. Any other SQLAlchemy
 URL (PostgreSQL) uses the same tables and migrations.
+
+Migrations are Alembic revisions (:mod:`dcai.store.migrations`), one per schema version.
+Opening a database that is at the head revision reads two small tables and loads no Alembic;
+anything older is migrated under the write lock (:meth:`MetadataStore.migrate`).
 """
 
 from __future__ import annotations
@@ -13,37 +17,111 @@ import errno
 import os
 import shutil
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, func, select
+from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, func, select, text
 
 from dcai.errors import StorageError, WorkspaceBusyError, WorkspaceError
 from dcai.store import _tables as t
 from dcai.store._objects import storage_error
 
-__all__ = ["SCHEMA_VERSION", "MetadataStore"]
+__all__ = ["HEAD_REVISION", "REVISIONS", "SCHEMA_VERSION", "MetadataStore", "MigrationStatus"]
 
 #: The schema this dcai writes. Workspaces with an older schema are migrated on open.
 SCHEMA_VERSION = 5
 
+#: The Alembic revision of each schema version, oldest first: ``REVISIONS[n - 1]`` made
+#: schema ``n``. A test checks this against the revision files in ``migrations/versions``.
+REVISIONS: tuple[str, ...] = (
+    "0001_datasets",
+    "0002_audits",
+    "0003_labels",
+    "0004_runs",
+    "0005_registry",
+)
+HEAD_REVISION = REVISIONS[-1]
+
+_VERSION_TABLE = "alembic_version"
+_UPGRADE_HINT = "Upgrade dcai: pip install --upgrade dcai"
+
 _DEFAULT_LOCK_TIMEOUT_S = 30.0
 
 
-def _migration_for(version: int) -> Callable[[Connection], None]:
-    def migrate(conn: Connection) -> None:
-        t.metadata.create_all(conn, tables=t.TABLES_BY_SCHEMA_VERSION[version])
+@dataclass(frozen=True)
+class MigrationStatus:
+    """Where a database's schema stands against this dcai's migrations."""
 
-    return migrate
+    #: The revision in ``alembic_version``; None for a database made before Alembic (or empty).
+    revision: str | None
+    #: ``dcai_meta.schema_version``; 0 for an empty database.
+    schema_version: int
+
+    @property
+    def current(self) -> str | None:
+        """The revision the schema is at (for a database made before Alembic: from its
+        schema version, which the migration stamps first)."""
+        if self.revision is not None:
+            return self.revision
+        return REVISIONS[self.schema_version - 1] if self.schema_version else None
+
+    @property
+    def head(self) -> str:
+        return HEAD_REVISION
+
+    @property
+    def pending(self) -> list[str]:
+        """The revisions a migration would apply, oldest first."""
+        current = self.current
+        return list(REVISIONS[REVISIONS.index(current) + 1 :] if current else REVISIONS)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.revision == HEAD_REVISION and self.schema_version == SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "head": self.head,
+            "pending": self.pending,
+            "stamped": self.revision is not None,
+            "schema_version": self.schema_version,
+            "up_to_date": self.up_to_date,
+        }
 
 
-#: schema version → function that upgrades the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {
-    v: _migration_for(v) for v in range(1, SCHEMA_VERSION + 1)
-}
+def _read_status(conn: Connection) -> MigrationStatus:
+    """The recorded revision and schema version (plain SQL: no Alembic needed)."""
+    dialect = conn.dialect
+    schema_version = 0
+    if dialect.has_table(conn, t.meta.name):
+        value = conn.execute(
+            select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+        ).scalar_one_or_none()
+        schema_version = int(value) if value is not None else 0
+    revision: str | None = None
+    if dialect.has_table(conn, _VERSION_TABLE):
+        found = conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars()
+        rows = [str(r) for r in found]
+        # Several heads (branches) are nothing this dcai wrote: refused as unknown below.
+        revision = ", ".join(sorted(rows)) if rows else None
+    return MigrationStatus(revision=revision, schema_version=schema_version)
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    """Serialise concurrent migrations of one database (first opens racing each other).
+
+    SQLite: nothing to do — the transaction began with ``BEGIN IMMEDIATE``, which holds the
+    database's one write lock until it commits. PostgreSQL (issue #12): take a
+    transaction-scoped advisory lock here, ``SELECT pg_advisory_xact_lock(<dcai key>)``, so
+    the re-read of the revision that follows sees any migration that finished meanwhile.
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    # Issue #12: pg_advisory_xact_lock goes here.
 
 
 def sqlite_file(url: str) -> str | None:
@@ -93,10 +171,11 @@ def _is_busy(error: BaseException) -> bool:
 class MetadataStore:
     """Connections and transactions on the metadata database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = self._create_engine(url)
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     @staticmethod
     def _create_engine(url: str) -> Engine:
@@ -188,9 +267,17 @@ class MetadataStore:
             ).scalar_one_or_none()
         return int(value) if value is not None else 0
 
-    def _migrate(self) -> None:
+    def migration_status(self) -> MigrationStatus:
+        """Where the schema stands; refuses a database written by a newer dcai.
+
+        Changes nothing (a SQLite file that does not exist yet is not created).
+        """
+        path = self.sqlite_path()
+        if path is not None and not os.path.exists(path):
+            return MigrationStatus(revision=None, schema_version=0)
         try:
-            current = self.schema_version()
+            with self.read() as conn:
+                status = _read_status(conn)
         except exc.DatabaseError as error:
             storage = self._storage_error(error)
             if storage is not None:
@@ -200,31 +287,62 @@ class MetadataStore:
                 path=self.url,
                 hint="Check that the file is a dcai workspace database and is not damaged.",
             ) from error
-        if current > SCHEMA_VERSION:
+        self._refuse_newer(status)
+        return status
+
+    def _refuse_newer(self, status: MigrationStatus) -> None:
+        if status.revision is not None and status.revision not in REVISIONS:
             raise WorkspaceError(
-                f"the workspace has schema version {current}, newer than this dcai "
-                f"understands ({SCHEMA_VERSION})",
+                f"the workspace has schema revision {status.revision}, which this dcai does "
+                f"not know (its newest is {HEAD_REVISION}): a newer dcai wrote it",
                 path=self.url,
-                hint="Upgrade dcai: pip install --upgrade dcai",
+                hint=_UPGRADE_HINT,
             )
-        if current == SCHEMA_VERSION:
-            return
+        if status.schema_version > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"the workspace has schema version {status.schema_version}, newer than this "
+                f"dcai understands ({SCHEMA_VERSION})",
+                path=self.url,
+                hint=_UPGRADE_HINT,
+            )
+
+    def migrate(self) -> list[str]:
+        """Bring the schema to the head revision; returns the revisions applied.
+
+        All of it runs in one write transaction on one connection — ``BEGIN IMMEDIATE`` on
+        SQLite — so concurrent first opens queue on the lock, and the revision is re-read
+        inside it: the second process finds the work done. A database made before Alembic
+        (``dcai_meta.schema_version`` N, no ``alembic_version``) is stamped at revision N
+        first, then upgraded.
+        """
+        # Load Alembic and the revision files before taking the lock, not while holding it.
+        from dcai.store import migrations
+
+        migrations.revisions()
         with self.transaction() as conn:
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            has_meta = self.engine.dialect.has_table(conn, t.meta.name)
-            current = 0
-            if has_meta:
-                value = conn.execute(
-                    select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-                ).scalar_one_or_none()
-                current = int(value) if value is not None else 0
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[version](conn)
-            if current == 0:
-                # When this database began: gc refuses to delete objects older than it.
-                conn.execute(t.meta.insert().values(key="created_at", value=repr(time.time())))
-            conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
-            conn.execute(t.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            _lock_for_migration(conn)
+            status = _read_status(conn)  # inside the lock: another process may have migrated
+            self._refuse_newer(status)
+            if status.up_to_date:
+                return []
+            current = status.current
+            if status.revision is None and current is not None:
+                migrations.stamp(conn, current)
+            pending = status.pending
+            if pending:
+                migrations.upgrade(conn, HEAD_REVISION)
+            if _read_status(conn).schema_version != SCHEMA_VERSION:
+                # alembic_version at head but dcai_meta behind (edited by hand): realign it.
+                conn.execute(t.meta.delete().where(t.meta.c.key == "schema_version"))
+                conn.execute(
+                    t.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+        return pending
+
+    def _migrate(self) -> None:
+        # The common case — a database at head — reads two small tables and loads no Alembic.
+        if not self.migration_status().up_to_date:
+            self.migrate()
 
     def created_at(self) -> float | None:
         """When this database was created (seconds since the epoch), if known.

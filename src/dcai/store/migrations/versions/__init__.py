@@ -1,0 +1,1 @@
+"""Alembic revisions of the metadata database, one per shipped schema version (written by hand)."""
