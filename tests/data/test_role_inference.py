@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -138,3 +140,95 @@ def test_unique_prose_is_still_text_and_ids_with_gaps_are_not_ids() -> None:
     roles = infer_roles(frame)
     assert roles.text == ("review",)
     assert inference_notes(frame, ["ref"]) == {"ref": NOTE_NAMES}
+
+
+def _date_frame(n: int = 40) -> pd.DataFrame:
+    """Naive datetimes, dates, offset times, one bad date, naive mixed with offsets."""
+    naive: list[str | None] = [f"2014-01-{1 + i % 28:02d}T04:{i % 60:02d}:18" for i in range(n)]
+    naive[3] = None
+    bad = [f"2020-03-{1 + i % 28:02d}" for i in range(n)]
+    bad[7] = "unknown"
+    mixed = [f"2021-06-01T10:{i % 60:02d}:00" + ("Z" if i % 2 else "") for i in range(n)]
+    return pd.DataFrame(
+        {
+            "when": naive,
+            "day": [f"2020-03-{1 + i % 28:02d}" for i in range(n)],
+            "at": [
+                f"2021-06-01T10:{i % 60:02d}:00" + ("Z" if i % 2 else "+02:00") for i in range(n)
+            ],
+            "bad": bad,
+            "mixed": mixed,
+            "y": [0, 1] * (n // 2),
+        }
+    )
+
+
+def test_iso_dates_convert_only_when_every_value_parses() -> None:
+    from dcai.data._schema import NOTE_DATETIME_KEPT, convert_iso_datetimes, iso_datetime_columns
+
+    frame = _date_frame()
+    roles = infer_roles(frame)
+    assert roles.meta == ("when", "day", "at", "bad", "mixed")
+    assert iso_datetime_columns(frame, roles.meta) == ["when", "day", "at"]
+    out = convert_iso_datetimes(frame, roles.meta)
+    assert str(out["when"].dtype) == "datetime64[ns]"  # naive values stay naive
+    assert str(out["day"].dtype) == "datetime64[ns]"
+    assert str(out["at"].dtype) == "datetime64[ns, UTC]"  # offsets are converted to UTC
+    assert out["when"].isna().tolist() == frame["when"].isna().tolist()  # missing -> NaT
+    assert out["at"][0] == pd.Timestamp("2021-06-01T08:00:00Z")  # 10:00+02:00
+    assert out["when"][0] == pd.Timestamp("2014-01-01T04:00:18")
+    assert out["bad"].tolist() == frame["bad"].tolist()  # kept as strings
+    assert out["mixed"].tolist() == frame["mixed"].tolist()
+    assert frame["when"].dtype != out["when"].dtype  # the input is not modified
+    notes = inference_notes(frame, roles.meta)
+    assert {c: notes[c] for c in ("when", "day", "at")} == dict.fromkeys(
+        ("when", "day", "at"), NOTE_DATETIME
+    )
+    assert notes["bad"] == f"{NOTE_DATETIME_KEPT}: 1 value(s) do not parse"
+    assert notes["mixed"].startswith(NOTE_DATETIME_KEPT) and "offset" in notes["mixed"]
+    # Stored datetimes keep the plain note; only ISO-date columns convert.
+    assert inference_notes(out, ["when", "at"]) == {"when": NOTE_DATETIME, "at": NOTE_DATETIME}
+    assert iso_datetime_columns(frame, ["y", "nope"]) == []
+
+
+def test_add_dataset_stores_iso_dates_as_datetimes(tmp_path: Path) -> None:
+    import dcai
+
+    ws = dcai.Workspace.init(tmp_path / "ws")
+    source = tmp_path / "dates.csv"
+    frame = _date_frame()
+    frame["note"] = [f"2019-05-{1 + i % 28:02d}" for i in range(len(frame))]
+    frame.to_csv(source, index=False)
+
+    version = ws.add_dataset("d", source, text=["note"])
+    dtypes = version.roles.dtypes
+    assert dtypes["when"] == "datetime64[ns]" and dtypes["at"] == "datetime64[ns, UTC]"
+    assert dtypes["bad"] == "str" and dtypes["mixed"] == "str"
+    assert dtypes["note"] == "str"  # declared text follows the declaration
+    stored = version.to_pandas()
+    assert str(stored["day"].dtype) == "datetime64[ns]"
+    assert stored["when"].isna().sum() == 1
+
+    again = ws.add_dataset("d", source)  # roles carried over: same typed content
+    assert (again.id, again.created) == (version.id, False)
+
+    declared = ws.add_dataset("m", source, meta=["when", "bad"], text=["note"])
+    assert declared.roles.dtypes["when"] == "datetime64[ns]"  # declared --meta converts too
+    assert declared.roles.dtypes["bad"] == "str"
+
+    csv = ws.export("d", tmp_path / "out.csv")
+    parquet = ws.export("d", tmp_path / "out.parquet")
+    assert pd.read_csv(csv)["day"][0] == "2020-03-01"  # ISO strings in CSV
+    back = pd.read_parquet(parquet)
+    assert str(back["when"].dtype) == "datetime64[ns]"
+    assert str(back["at"].dtype) == "datetime64[ns, UTC]"
+    assert back["at"].equals(stored["at"])
+    # The exported CSV, added back, gives the same typed columns and the same rows.
+    round_trip = ws.add_dataset("d", csv)
+    assert (round_trip.id, round_trip.created) == (version.id, False)
+
+    edited = frame.copy()
+    edited.loc[0, "y"] = 1
+    changed = ws.add_dataset("d", edited)
+    diff = ws.diff(version.ref, changed.ref)
+    assert diff.counts["relabeled"] == 1

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dcai._progress import ProgressCallback
+from dcai._validate import check_confidence
 from dcai.compute import parallel_map
 from dcai.errors import InvalidInputError
 from dcai.quality._cross_val import INLINE_CELLS, _cells, _model_name, _n_rows, _take
@@ -91,14 +92,7 @@ def check_options(
                 f"{name} must be an integer of at least {least}; got {value!r}",
                 hint="The defaults (repeats=5, n_boot=500, n_slices=5) suit most data.",
             )
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, float | int)
-        or not 0 < confidence < 1
-    ):
-        raise InvalidInputError(
-            f"confidence must be between 0 and 1; got {confidence!r}", hint="For example 0.95."
-        )
+    check_confidence(confidence)
 
 
 def encode_together(

@@ -17,27 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcai import _validate
+from dcai._validate import check_confidence, check_n_boot, check_pred_probs
 from dcai.errors import InvalidInputError
 
 #: Rows of ``pred_probs`` must sum to 1 within this (as everywhere in dcai).
-PROBABILITY_SUM_TOLERANCE = 1e-3
+PROBABILITY_SUM_TOLERANCE = _validate.PROBABILITY_SUM_TOLERANCE
 
 
 def _check_options(n_boot: object, confidence: object) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
-        raise InvalidInputError(
-            f"n_boot must be a whole number ≥ 0; got {n_boot!r}",
-            hint="Pass e.g. n_boot=1000, or n_boot=0 for point estimates only.",
-        )
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, float | int)
-        or not 0 < confidence < 1
-    ):
-        raise InvalidInputError(
-            f"confidence must be between 0 and 1 (exclusive); got {confidence!r}",
-            hint="Pass e.g. confidence=0.95 for a 95 % interval.",
-        )
+    check_n_boot(n_boot)
+    check_confidence(confidence)
 
 
 def _rng(random_state: object) -> np.random.Generator:
@@ -167,24 +157,8 @@ def _probabilities(pred_probs: Any, n: int, order: list[Hashable]) -> np.ndarray
             hint="Pass classes=[...] naming each column of pred_probs in order "
             "(a class of the model may be absent from y_true).",
         )
-    bad = np.asarray(~np.isfinite(probs).all(axis=1) | ((probs < 0) | (probs > 1)).any(axis=1))
-    if bad.any():
-        raise InvalidInputError(
-            f"pred_probs has NaN, infinite or out-of-[0, 1] values in {int(bad.sum())} row(s)",
-            rows=_rows(bad),
-            hint="Give probabilities (e.g. softmax of the logits), not scores or logits.",
-        )
-    sums = probs.sum(axis=1)
-    off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
-    if off.any():
-        first = int(np.flatnonzero(off)[0])
-        raise InvalidInputError(
-            f"{int(off.sum())} row(s) of pred_probs do not sum to 1 (row {first + 1} sums to "
-            f"{sums[first]:.4f})",
-            rows=_rows(off),
-            hint="Give one probability per class in each row (softmax output), summing to 1.",
-        )
-    return probs
+    # the metrics describe the probabilities as given (as sklearn does): checked, not renormalised
+    return check_pred_probs(probs, n=n, n_classes=k, renormalise=False)
 
 
 def _weights(sample_weight: Any, n: int) -> np.ndarray | None:

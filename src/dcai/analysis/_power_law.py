@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from dcai._intervals import percentile_interval
+
 __all__ = ["NO_ESTIMATE", "Interval", "PowerLawFit", "fit_range"]
 
 #: A power law has three parameters: fewer sizes than this give no fit.
@@ -55,8 +57,7 @@ def _interval(point: float, draws: np.ndarray, confidence: float) -> Interval:
     draws = draws[np.isfinite(draws)]
     if draws.size == 0:
         return Interval(float(point), None, None)
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(draws, [tail, 1.0 - tail])
+    low, high = (float(v) for v in percentile_interval(draws, confidence))
     return Interval(float(point), float(min(low, point)), float(max(high, point)))
 
 

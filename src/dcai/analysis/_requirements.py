@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcai._validate import check_n_boot
 from dcai.analysis._metrics import metric_by_group
 from dcai.analysis._slice_predicates import parse_slice, slice_mask
 from dcai.errors import InvalidInputError
@@ -213,6 +214,7 @@ def check_requirements(
 
     ``slices`` are the analysed slices (name → mask) that ``max_gap_to_overall`` applies to.
     """
+    n_boot = check_n_boot(n_boot)  # checked even when no requirement needs an interval
     true, pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(true)
     if len(frame) != n:

@@ -224,7 +224,7 @@ def show(
     table.add_column("role")
     table.add_column("dtype")
     for column, dtype in roles.dtypes.items():
-        table.add_row(escape(column), roles.role_of(column), dtype)
+        table.add_row(escape(column), roles.role_of(column), escape(dtype))
     console.print(table)
     labels = Table(title=f"Classes ({len(counts)})", title_justify="left")
     labels.add_column("label")

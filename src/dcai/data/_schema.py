@@ -15,6 +15,13 @@ is the id, ``split`` holds the split, and among the other columns
   are text, and the rest are features.
 
 :func:`inference_notes` says why an undeclared column became metadata.
+
+Metadata columns of ISO 8601 date/time strings are stored as datetimes
+(:func:`convert_iso_datetimes`, called when a table is added) when *every* non-missing value
+parses: values without a UTC offset become ``datetime64[ns]``; when every value carries an
+offset (``Z``, ``+02:00``) they are converted to UTC, ``datetime64[ns, UTC]``. Otherwise (a
+value that does not parse, a mix of values with and without offsets, a date outside the
+nanosecond range 1677-2262) the strings are kept as they are and the note says why.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ __all__ = [
     "SPLIT",
     "SPLIT_NAMES",
     "ColumnRoles",
+    "convert_iso_datetimes",
     "infer_roles",
     "inference_notes",
+    "iso_datetime_columns",
     "validate_table",
 ]
 
@@ -62,11 +71,17 @@ _NAME_DISTINCT_SHARE = 0.5
 #: A date column: at least this share of the (sampled) values parse as ISO 8601.
 _DATE_SHARE = 0.95
 _ISO_DATE_START = re.compile(r"^\s*[+-]?\d{4}-\d{2}")
+#: A time followed by a UTC offset: ``Z``, ``+02``, ``+0200`` or ``+02:00``.
+_ISO_OFFSET_END = re.compile(
+    r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+)
 
 #: Why an undeclared column was made metadata (keys of :func:`inference_notes`).
 NOTE_DATETIME = "dates/times"
 NOTE_ID = "looks like an id"
 NOTE_NAMES = "many distinct short values, like names"
+#: Start of the note for a column of ISO dates/times kept as strings (the reason follows).
+NOTE_DATETIME_KEPT = "dates/times, kept as strings"
 
 
 @dataclass(frozen=True)
@@ -338,9 +353,83 @@ def inference_notes(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, st
     for column in columns:
         if column in frame.columns:
             note = _meta_note(frame[column])
+            if note == NOTE_DATETIME and _is_string_column(frame[column]):
+                _, reason = _parse_iso(frame[column])
+                if reason is not None:
+                    note = f"{NOTE_DATETIME_KEPT}: {reason}"
             if note is not None:
                 notes[column] = note
     return notes
+
+
+def _parse_iso(series: pd.Series) -> tuple[pd.Series | None, str | None]:
+    """``(datetimes, None)`` for a column of ISO 8601 strings that all parse, else ``(None, why)``.
+
+    Naive values give ``datetime64[ns]``; values that all carry a UTC offset are converted
+    to UTC (``datetime64[ns, UTC]``). Missing values become ``NaT``.
+    """
+    strings = _string_values(series)
+    if strings is None or not _looks_like_dates(strings):
+        return None, "not ISO 8601 dates/times"
+    try:
+        parsed = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return None, "values do not parse as ISO 8601"
+    failed = int((parsed.isna() & series.notna()).sum())
+    if failed:
+        return None, f"{failed} value(s) do not parse"
+    try:
+        # Without utc=True pandas refuses mixed offsets, and mixed naive and offset values.
+        local = pd.to_datetime(series, format="ISO8601", errors="coerce")
+        aware = local.dt.tz is not None
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        # Different offsets are fine (converted to UTC); a mix with naive values is not.
+        if not strings.str.contains(_ISO_OFFSET_END).all():
+            return None, "some values have a UTC offset and some do not"
+        aware = True
+    try:
+        if aware:
+            return parsed.astype("datetime64[ns, UTC]"), None
+        return parsed.dt.tz_localize(None).astype("datetime64[ns]"), None
+    except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+        return None, "dates outside 1677-2262"
+
+
+def iso_datetime_columns(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` whose ISO 8601 date/time strings all parse (see :func:`convert_iso_datetimes`).
+
+    Same rule as the "dates/times" note of :func:`inference_notes`, plus: *every* non-missing
+    value parses, and offsets are either on every value or on none.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"when": ["2014-01-19T04:27:18", None], "odd": ["2014-01-19", "soon"]})
+    >>> iso_datetime_columns(df, ["when", "odd"])
+    ['when']
+    """
+    return [c for c in columns if c in frame.columns and _parse_iso(frame[c])[0] is not None]
+
+
+def convert_iso_datetimes(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` that hold ISO 8601 date/time strings as datetimes.
+
+    A column converts only when every non-missing value parses: naive values become
+    ``datetime64[ns]``, values that all carry a UTC offset become ``datetime64[ns, UTC]``.
+    Other columns (and columns that do not fully parse) are returned unchanged.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"when": ["2014-01-19T04:27:18Z", "2014-01-19T06:00:00+02:00"]})
+    >>> convert_iso_datetimes(df, ["when"])["when"].tolist()
+    [Timestamp('2014-01-19 04:27:18+0000', tz='UTC'), Timestamp('2014-01-19 04:00:00+0000', tz='UTC')]
+    """
+    converted: dict[str, pd.Series] = {}
+    for column in columns:
+        if column in frame.columns:
+            parsed, _ = _parse_iso(frame[column])
+            if parsed is not None:
+                converted[column] = parsed
+    if not converted:
+        return frame
+    return frame.assign(**converted)
 
 
 def _rows(mask: np.ndarray[Any, Any] | pd.Series) -> list[int]:

@@ -8,12 +8,9 @@ unreferenced objects; identical content is recognised by its hash and stored onc
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +18,17 @@ import pandas as pd
 from sqlalchemy import Connection, func, select
 
 from dcai._progress import ProgressCallback, Steps
+from dcai._provenance import current_author as current_author
+from dcai._provenance import now_iso as now_iso
 from dcai.data._content import canonical_frame, content_hash, row_hashes
 from dcai.data._readers import read_table, source_name
-from dcai.data._schema import EXAMPLE_ID, ColumnRoles, infer_roles, validate_table
+from dcai.data._schema import (
+    EXAMPLE_ID,
+    ColumnRoles,
+    convert_iso_datetimes,
+    infer_roles,
+    validate_table,
+)
 from dcai.data._splits import BalanceReport, balance_report
 from dcai.data.catalog import SHORT_ID_LENGTH, DatasetSummary, list_datasets
 from dcai.errors import InvalidInputError, UnknownRefError
@@ -47,24 +52,6 @@ __all__ = [
 _MAX_NAME = 200
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{_MAX_NAME - 1}}}$")
 _DATA_SUFFIX = ".parquet"
-
-
-def now_iso() -> str:
-    """The current UTC time as ISO 8601."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def current_author(author: str | None = None) -> str:
-    """Explicit author, else ``$DCAI_AUTHOR``, else the login name."""
-    if author:
-        return author
-    env = os.environ.get("DCAI_AUTHOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def check_dataset_name(name: str) -> str:
@@ -562,6 +549,10 @@ def add_dataset(
         raw, label=label, id=id, text=text, meta=meta, features=features, source=where
     )
     validate_table(raw, roles, source=where)
+    # Metadata columns of ISO 8601 date/time strings are stored as datetimes (when every
+    # value parses), before hashing, so the version id reflects the typed content. Declared
+    # --meta columns convert too: a re-add carries the inferred roles over as declared ones.
+    raw = convert_iso_datetimes(raw, roles.meta)
     frame = canonical_frame(raw, roles)
     del raw
     params = {

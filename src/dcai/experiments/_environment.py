@@ -115,15 +115,38 @@ def package_versions(names: Iterable[str]) -> dict[str, str | None]:
     return result
 
 
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str, str] | None:
+    """``Name`` and ``Version`` from the metadata file's header lines.
+
+    ``dist.metadata`` runs the e-mail parser over the whole file (long descriptions
+    included): ~1 ms a package, 0.4 s for a few hundred. The two header fields are all a run
+    records, and they come first.
+    """
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not text:
+        return None
+    name = version = None
+    for line in text.splitlines():
+        if not line:  # the end of the headers
+            break
+        if name is None and line.startswith("Name:"):
+            name = line[5:].strip()
+        elif version is None and line.startswith("Version:"):
+            version = line[8:].strip()
+        if name and version:
+            return name, version
+    return None
+
+
 @functools.cache
 def _installed_distributions() -> tuple[tuple[str, str], ...]:
     versions: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         # Broken metadata (e.g. a half-removed install) has no name; skip it.
-        raw_name = dist.metadata["Name"] if dist.metadata is not None else None
-        if not raw_name:
+        found = _name_and_version(dist)
+        if found is None:
             continue
-        name = _SEPARATORS.sub("-", raw_name).lower()
+        name = _SEPARATORS.sub("-", found[0]).lower()
         # distributions() walks sys.path in order; the first hit is the one imported.
-        versions.setdefault(name, dist.version)
+        versions.setdefault(name, found[1])
     return tuple(sorted(versions.items()))

@@ -47,11 +47,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from dcai.data.versions import DatasetVersion, current_author, now_iso, resolve_ref
+from dcai._provenance import current_author, now_iso
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.store import _tables as t
 
 if TYPE_CHECKING:
+    from dcai.data.versions import DatasetVersion
     from dcai.workspace import Workspace
 
 __all__ = ["FLUSH_AT_VALUES", "FLUSH_INTERVAL_S", "MAX_UNFLUSHED_VALUES", "Run", "start_run"]
@@ -471,7 +472,11 @@ def start_run(
 
     if not isinstance(experiment, str) or not experiment.strip():
         raise InvalidInputError("the experiment name must be a non-empty string")
-    version = resolve_ref(ws, dataset) if dataset is not None else None
+    version = None
+    if dataset is not None:
+        from dcai.data.versions import resolve_ref  # only when a dataset is named: loads pandas
+
+        version = resolve_ref(ws, dataset)
     code: dict[str, Any] = {"kind": "not captured"}
     diff_object = None
     diff_size = 0

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dcai._intervals import percentile_interval
 from dcai.labels._agreement_kernels import Design, Sums
 
 __all__ = ["PairTable", "bootstrap", "pair_table", "pattern_keys", "percentile_interval"]
@@ -100,16 +101,6 @@ def _resampled_sums(
         values = np.asarray(features_t @ np.ascontiguousarray(weights.T)).T
         yield Sums(values, design.slices)
         done += b
-
-
-def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval per column, over the finite replicates (NaN if none)."""
-    alpha = (1.0 - confidence) / 2.0
-    reps = np.where(np.isfinite(replicates), replicates, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: undefined everywhere
-        low, high = np.nanquantile(reps, [alpha, 1.0 - alpha], axis=0)
-    return np.asarray(low), np.asarray(high)
 
 
 # --------------------------------------------------------------------------- Cohen's kappa per pair

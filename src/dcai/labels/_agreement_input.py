@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcai._validate import check_confidence, check_positive_int
 from dcai.errors import InvalidInputError, SchemaError
 from dcai.labels._agreement_kernels import as_numbers, rows_of, sorted_values
 
@@ -53,20 +54,8 @@ def check_parameters(
         ("top_disagreements", top_disagreements, 0),
         ("min_common", min_common, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < smallest:
-            raise InvalidInputError(
-                f"{name} must be a whole number ≥ {smallest}; got {value!r}",
-                hint=f"Pass e.g. {name}={max(smallest, 10)}.",
-            )
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, float | int)
-        or not 0 < confidence < 1
-    ):
-        raise InvalidInputError(
-            f"confidence must be between 0 and 1 (exclusive); got {confidence!r}",
-            hint="Pass e.g. confidence=0.95 for a 95 % interval.",
-        )
+        check_positive_int(value, name=name, minimum=smallest)
+    check_confidence(confidence)
 
 
 def encode_annotations(annotations: Any, classes: Sequence[Any] | None, level: str) -> Encoded:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dcai._validate import check_confidence, check_n_boot
 from dcai.errors import InvalidInputError, SchemaError
 from dcai.labels._annotation_codes import (
     EXAMPLE_ID,
@@ -274,19 +275,8 @@ def _check_options(consensus: Any, n_boot: Any, confidence: Any, metadata: Any, 
             f"consensus must be one of {', '.join(map(repr, _CONSENSUS))}; got {consensus!r}",
             hint="Use 'majority' unless labelers differ a lot in skill.",
         )
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
-        raise InvalidInputError(
-            f"n_boot must be an integer ≥ 0; got {n_boot!r}",
-            hint="Use n_boot=1000 (0 skips the intervals).",
-        )
-    if (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, float | int | np.floating)
-        or not 0 < confidence < 1
-    ):
-        raise InvalidInputError(
-            f"confidence must be in (0, 1); got {confidence!r}", hint="Use confidence=0.95."
-        )
+    check_n_boot(n_boot)
+    check_confidence(confidence)
     if (metadata is None) != (by is None):
         raise InvalidInputError(
             "metadata and by go together",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcai import _validate
 from dcai.errors import FallbackWarning, InvalidInputError
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 logger = logging.getLogger("dcai")
 
 #: Rows of ``pred_probs`` may sum to 1 within this tolerance (float32 softmax output).
-PROBABILITY_SUM_TOLERANCE = 1e-3
+PROBABILITY_SUM_TOLERANCE = _validate.PROBABILITY_SUM_TOLERANCE
 #: A numeric target with more distinct non-integer values than this looks like regression.
 _REGRESSION_MIN_DISTINCT = 20
 
@@ -208,59 +209,13 @@ def check_pred_probs(
 ) -> np.ndarray:
     """Validate an ``(n_examples, n_classes)`` matrix of probabilities; return it as float64.
 
-    Rows must be finite, in [0, 1] and sum to 1 within 1e-3; they are renormalised exactly.
+    Rows must be finite, in [0, 1] and sum to 1 within 1e-3; they are renormalised exactly
+    (:func:`dcai._validate.check_pred_probs`, with at least two columns).
 
     >>> check_pred_probs([[0.2, 0.8], [0.5, 0.5]]).shape
     (2, 2)
     """
-    try:
-        probs = np.asarray(pred_probs, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"{name} is not a numeric matrix ({exc})",
-            hint="Give an array of shape (n_examples, n_classes), e.g. from predict_proba.",
-        ) from exc
-    if probs.ndim != 2:
-        raise InvalidInputError(
-            f"{name} must be 2-D (n_examples, n_classes); got shape {probs.shape}",
-            hint="For a binary task give both columns, e.g. np.column_stack([1 - p, p]).",
-        )
-    if n_examples is not None and probs.shape[0] != n_examples:
-        raise InvalidInputError(
-            f"{name} has {probs.shape[0]} rows but there are {n_examples} labels",
-            hint="Give one row of probabilities per example, in the same order as the labels.",
-        )
-    if probs.shape[1] < 2:
-        raise InvalidInputError(
-            f"{name} has {probs.shape[1]} column: a single class",
-            hint="Label issues need at least two classes.",
-        )
-    bad = ~np.isfinite(probs).all(axis=1)
-    if bad.any():
-        raise InvalidInputError(
-            f"{name} has NaN or infinite values in {int(bad.sum())} row(s)",
-            rows=rows_of(bad),
-            hint="Recompute the probabilities; a model that fails on some rows needs fixing first.",
-        )
-    outside = ((probs < 0) | (probs > 1)).any(axis=1)
-    if outside.any():
-        raise InvalidInputError(
-            f"{name} has values outside [0, 1] in {int(outside.sum())} row(s)",
-            rows=rows_of(outside),
-            hint="Give probabilities (e.g. apply softmax to logits), not scores or logits.",
-        )
-    sums = probs.sum(axis=1)
-    off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
-    if off.any():
-        first = int(np.flatnonzero(off)[0])
-        raise InvalidInputError(
-            f"{int(off.sum())} row(s) of {name} do not sum to 1 (row {first + 1} sums to "
-            f"{sums[first]:.4f})",
-            rows=rows_of(off),
-            hint="Give one probability per class in each row (softmax output), summing to 1.",
-        )
-    normalised: np.ndarray = probs / sums[:, None]
-    return normalised
+    return _validate.check_pred_probs(pred_probs, n=n_examples, name=name, n_name="labels")
 
 
 def check_features(

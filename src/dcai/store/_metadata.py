@@ -17,13 +17,30 @@ import errno
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, func, select, text
+from sqlalchemy import (
+    URL,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    exc,
+    func,
+    inspect,
+    select,
+    text,
+)
 
 from dcai.errors import StorageError, WorkspaceBusyError, WorkspaceError
 from dcai.store import _tables as t
@@ -109,6 +126,19 @@ def _read_status(conn: Connection) -> MigrationStatus:
         # Several heads (branches) are nothing this dcai wrote: refused as unknown below.
         revision = ", ".join(sorted(rows)) if rows else None
     return MigrationStatus(revision=revision, schema_version=schema_version)
+
+
+#: Alembic's own bookkeeping table, as Alembic creates it (for stamping a new database).
+_VERSION = Table(
+    _VERSION_TABLE,
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _has_tables(conn: Connection) -> bool:
+    return bool(inspect(conn).get_table_names())
 
 
 def _lock_for_migration(conn: Connection) -> None:
@@ -315,6 +345,8 @@ class MetadataStore:
         (``dcai_meta.schema_version`` N, no ``alembic_version``) is stamped at revision N
         first, then upgraded.
         """
+        if self._create_fresh():
+            return list(REVISIONS)
         # Load Alembic and the revision files before taking the lock, not while holding it.
         from dcai.store import migrations
 
@@ -338,6 +370,28 @@ class MetadataStore:
                     t.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
                 )
         return pending
+
+    def _create_fresh(self) -> bool:
+        """A brand-new (empty) database gets the head schema in one step, without Alembic.
+
+        Creating every table from the table definitions and stamping the head revision is
+        what Alembic's documentation recommends for a new database; a test checks that the
+        revisions, applied one by one, build exactly the same schema. Returns False (and
+        changes nothing) when the database is not empty — then the revisions run.
+        """
+        if self.migration_status().revision is not None:
+            return False
+        with self.transaction() as conn:
+            _lock_for_migration(conn)
+            status = _read_status(conn)  # inside the lock: another process may be first
+            if status.revision is not None or status.schema_version or _has_tables(conn):
+                return False
+            t.metadata.create_all(conn)
+            _VERSION.create(conn)
+            conn.execute(_VERSION.insert().values(version_num=HEAD_REVISION))
+            conn.execute(t.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            conn.execute(t.meta.insert().values(key="created_at", value=repr(time.time())))
+        return True
 
     def _migrate(self) -> None:
         # The common case — a database at head — reads two small tables and loads no Alembic.
