@@ -183,9 +183,9 @@ def _section(
     lines += [
         "",
         "The CLI builds its command tree from typer and rich alone: pandas, numpy, SQLAlchemy, "
-        "scikit-learn and pyarrow are imported inside the commands that use them. A command "
-        "that opens a workspace still pays for pandas and SQLAlchemy (most of `data list`'s "
-        "time, and all of `dcai.Workspace`'s beyond the interpreter).",
+        "scikit-learn and pyarrow are imported inside the commands that use them. Opening a "
+        "workspace loads SQLAlchemy (most of `dcai.Workspace`'s time beyond the interpreter); "
+        "`data list` reads the catalogue with SQL alone and loads no pandas, numpy or pyarrow.",
         "",
         "Targets (issue 21, on an idle machine):",
         "",
