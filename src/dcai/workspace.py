@@ -36,7 +36,7 @@ from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 if TYPE_CHECKING:
     # Only for annotations: the data and label modules load pandas and pyarrow, which a
     # command such as ``dcai data list`` never needs (each method imports what it uses).
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     import pandas as pd
 
@@ -296,12 +296,38 @@ class Workspace:
         return list_tags(resolve_ref(self, ref))
 
     def import_annotations(
-        self, ref: str, source: pd.DataFrame | str | Path, **kwargs: Any
+        self,
+        ref: str,
+        source: pd.DataFrame | str | Path,
+        *,
+        id_column: str = "example_id",
+        annotator_column: str = "annotator",
+        label_column: str = "label",
+        guideline: str | None = None,
+        format: str | None = None,
+        classes: Sequence[object] | None = None,
+        allow_new_classes: bool = False,
+        message: str = "",
+        author: str | None = None,
     ) -> DatasetVersion:
-        """Commit a child version carrying labelers' annotations (long form)."""
+        """Commit a child version carrying labelers' annotations (long form; see
+        :func:`dcai.labels.annotations.import_annotations`)."""
         from dcai.labels.annotations import import_annotations
 
-        return import_annotations(self, ref, source, **kwargs)
+        return import_annotations(
+            self,
+            ref,
+            source,
+            id_column=id_column,
+            annotator_column=annotator_column,
+            label_column=label_column,
+            guideline=guideline,
+            format=format,
+            classes=classes,
+            allow_new_classes=allow_new_classes,
+            message=message,
+            author=author,
+        )
 
     def export(
         self,
@@ -320,12 +346,53 @@ class Workspace:
 
     # Error analysis --------------------------------------------------------------------
 
-    def analyze(self, ref: str, **kwargs: Any) -> ErrorAnalysis:
+    def analyze(
+        self,
+        ref: str,
+        *,
+        audit: str | None = None,
+        split: str | None = None,
+        by: Sequence[str] = (),
+        slices: Sequence[str] = (),
+        baselines: Mapping[str, float] | str | Path | None = None,
+        metric: str = "accuracy",
+        discover: bool = True,
+        curves: bool = True,
+        requirements: str | Path | None = None,
+        baseline_version: str | None = None,
+        run: str | None = None,
+        hlp: str | int | None = None,
+        n_boot: int = 1000,
+        repeats: int = 3,
+        random_state: int = 0,
+        store: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> ErrorAnalysis:
         """Error analysis of a version: metrics, slices, priorities, learning curve, clean vs
-        collect (see :func:`dcai.analysis.workflow.analyze` for the options)."""
+        collect (see :func:`dcai.analysis.workflow.analyze` for every option)."""
         from dcai.analysis.workflow import analyze
 
-        return analyze(self, ref, **kwargs)
+        return analyze(
+            self,
+            ref,
+            audit=audit,
+            split=split,
+            by=by,
+            slices=slices,
+            baselines=baselines,
+            metric=metric,
+            discover=discover,
+            curves=curves,
+            requirements=requirements,
+            baseline_version=baseline_version,
+            run=run,
+            hlp=hlp,
+            n_boot=n_boot,
+            repeats=repeats,
+            random_state=random_state,
+            store=store,
+            progress=progress,
+        )
 
     # Runs ------------------------------------------------------------------------------
 
@@ -354,12 +421,35 @@ class Workspace:
             capture_code=capture_code,
         )
 
-    def train(self, ref: str, **kwargs: Any) -> TrainResult:
+    def train(
+        self,
+        ref: str,
+        *,
+        recipe: str = "logreg",
+        params: dict[str, Any] | None = None,
+        experiment: str | None = None,
+        test: bool = False,
+        overfit_check: bool = False,
+        n_boot: int = 500,
+        random_state: int = 0,
+        capture_code: bool = True,
+    ) -> TrainResult:
         """Fit a recipe on the train split, evaluate on dev, record a run (see
         :func:`dcai.experiments.train.train`)."""
         from dcai.experiments.train import train
 
-        return train(self, ref, **kwargs)
+        return train(
+            self,
+            ref,
+            recipe=recipe,
+            params=params,
+            experiment=experiment,
+            test=test,
+            overfit_check=overfit_check,
+            n_boot=n_boot,
+            random_state=random_state,
+            capture_code=capture_code,
+        )
 
     def runs(
         self,

@@ -189,7 +189,7 @@ def test_analyze_cli_json_html_and_check(tmp_path: Path) -> None:
 def test_a_previous_run_is_a_baseline(analysed: tuple) -> None:
     ws, ref = analysed
     first = ws.analyze(ref, n_boot=0, curves=False, discover=False)
-    again = ws.analyze(ref, n_boot=0, curves=False, discover=False, baseline_run=ref)
+    again = ws.analyze(ref, n_boot=0, curves=False, discover=False, baseline_version=ref)
     before = first.priorities.set_index("name")
     after = again.priorities.set_index("name")
     assert after.loc["all", "baseline"] == pytest.approx(before.loc["all", "value"])
