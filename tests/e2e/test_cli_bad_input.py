@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -144,27 +143,6 @@ class Template:
     snapshot: Snapshot
     v1: dict[str, Any]
     v2: dict[str, Any]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    root = tmp_path_factory.mktemp("template")
-    ws = root / "ws"
-    ok(run_dcai("init", workspace=ws))
-    base_frame().to_csv(root / "base.csv", index=False)
-    v1 = ok_json(
-        run_dcai("data", "add", "ds", str(root / "base.csv"), "--id", "uid", "--json", workspace=ws)
-    )
-    v2 = ok_json(run_dcai("data", "split", "ds", "--seed", "3", "--json", workspace=ws))
-    return Template(path=ws, snapshot=snapshot(ws), v1=v1, v2=v2)
-
-
-@pytest.fixture
-def ws(template: Template, tmp_path: Path) -> Path:
-    """A private copy of the template workspace."""
-    path = tmp_path / "ws"
-    shutil.copytree(template.path, path)
-    return path
 
 
 # Bad input: one case per kind of mistake -----------------------------------------------

@@ -9,7 +9,6 @@ the key words, no traceback, and the workspace unchanged (see ``test_cli_bad_inp
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,31 +21,9 @@ from tests.conftest import run_dcai
 from tests.e2e.test_cli_bad_input import (
     Template,
     assert_rejected,
-    base_frame,
-    ok,
     ok_json,
     snapshot,
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    root = tmp_path_factory.mktemp("template")
-    ws = root / "ws"
-    ok(run_dcai("init", workspace=ws))
-    base_frame().to_csv(root / "base.csv", index=False)
-    v1 = ok_json(
-        run_dcai("data", "add", "ds", str(root / "base.csv"), "--id", "uid", "--json", workspace=ws)
-    )
-    v2 = ok_json(run_dcai("data", "split", "ds", "--seed", "3", "--json", workspace=ws))
-    return Template(path=ws, snapshot=snapshot(ws), v1=v1, v2=v2)
-
-
-@pytest.fixture
-def ws(template: Template, tmp_path: Path) -> Path:
-    path = tmp_path / "ws"
-    shutil.copytree(template.path, path)
-    return path
 
 
 def _dup_parquet() -> bytes:

@@ -10,7 +10,6 @@ and objects). ``--force`` overwrites an ordinary existing file, nothing else.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,35 +19,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_dcai
-from tests.e2e.test_cli_bad_input import Snapshot, assert_rejected, base_frame, ok, snapshot
+from tests.e2e.test_cli_bad_input import Template, assert_rejected, ok, snapshot
 
 # A few seconds is plenty: a command that opened the FIFO would block until killed.
 TIMEOUT = 60
-
-
-@dataclass
-class Template:
-    path: Path
-    snapshot: Snapshot
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    root = tmp_path_factory.mktemp("guarded")
-    ws = root / "ws"
-    ok(run_dcai("init", workspace=ws))
-    base_frame().to_csv(root / "base.csv", index=False)
-    ok(run_dcai("data", "add", "ds", str(root / "base.csv"), "--id", "uid", workspace=ws))
-    ok(run_dcai("data", "split", "ds", "--seed", "3", workspace=ws))
-    return Template(path=ws, snapshot=snapshot(ws))
-
-
-@pytest.fixture
-def ws(template: Template, tmp_path: Path) -> Path:
-    """A private copy of the template workspace."""
-    path = tmp_path / "ws"
-    shutil.copytree(template.path, path)
-    return path
 
 
 def _fifo(work: Path, ws: Path) -> str:

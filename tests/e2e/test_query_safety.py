@@ -9,40 +9,12 @@ and no file created. A valid query still tags the right rows.
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_dcai
-from tests.e2e.test_cli_bad_input import Snapshot, assert_rejected, base_frame, ok, snapshot
-
-
-@dataclass
-class Template:
-    path: Path
-    snapshot: Snapshot
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """A workspace with dataset ``ds`` (60 rows of :func:`base_frame`), built once."""
-    root = tmp_path_factory.mktemp("query_template")
-    ws = root / "ws"
-    ok(run_dcai("init", workspace=ws))
-    base_frame().to_csv(root / "base.csv", index=False)
-    ok(run_dcai("data", "add", "ds", str(root / "base.csv"), "--id", "uid", workspace=ws))
-    return Template(path=ws, snapshot=snapshot(ws))
-
-
-@pytest.fixture
-def ws(template: Template, tmp_path: Path) -> Path:
-    """A private copy of the template workspace."""
-    path = tmp_path / "ws"
-    shutil.copytree(template.path, path)
-    return path
-
+from tests.e2e.test_cli_bad_input import Template, assert_rejected, base_frame, ok, snapshot
 
 TARGET = "written.csv"  # the file a to_csv payload would write (made absolute per test)
 

@@ -1,0 +1,36 @@
+"""Fixtures shared by the end-to-end tests: one populated workspace per module, copied per test.
+
+The template holds dataset ``ds`` — 60 rows of :func:`base_frame` with ids ``u000``..``u059``
+as v1, and a seeded split of it as v2 — built through the real CLI once per test module.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_dcai
+from tests.e2e.test_cli_bad_input import Template, base_frame, ok, ok_json, snapshot
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    root = tmp_path_factory.mktemp("template")
+    ws = root / "ws"
+    ok(run_dcai("init", workspace=ws))
+    base_frame().to_csv(root / "base.csv", index=False)
+    v1 = ok_json(
+        run_dcai("data", "add", "ds", str(root / "base.csv"), "--id", "uid", "--json", workspace=ws)
+    )
+    v2 = ok_json(run_dcai("data", "split", "ds", "--seed", "3", "--json", workspace=ws))
+    return Template(path=ws, snapshot=snapshot(ws), v1=v1, v2=v2)
+
+
+@pytest.fixture
+def ws(template: Template, tmp_path: Path) -> Path:
+    """A private copy of the template workspace."""
+    path = tmp_path / "ws"
+    shutil.copytree(template.path, path)
+    return path
