@@ -118,10 +118,15 @@ def test_verify_reports_and_changes_nothing_without_repair(ws: Path) -> None:
     orphan = ws / "objects" / "sha256" / name[:2] / name
     orphan.parent.mkdir(exist_ok=True)
     orphan.write_bytes(content)
-    old = time.time() - 7200
+    # Past a 2-second grace period, yet younger than the database (as a killed commit's
+    # object is): gc's refusal of objects older than the database must not apply.
+    with closing(sqlite3.connect(ws / "metadata.db")) as conn:
+        (born,) = conn.execute("SELECT value FROM dcai_meta WHERE key = 'created_at'").fetchone()
+    old = float(born) + 1.0
+    time.sleep(max(0.0, old + 3.0 - time.time()))
     os.utime(orphan, (old, old))
     before = sorted(str(p) for p in (ws / "objects").rglob("*"))
-    result = run_dcai("verify", "--json", workspace=ws)
+    result = run_dcai("verify", "--json", "--grace", "2", workspace=ws)
     assert result.returncode == 1, result
     report = json.loads(result.stdout)
     assert report["clean"] is False
@@ -131,10 +136,12 @@ def test_verify_reports_and_changes_nothing_without_repair(ws: Path) -> None:
     assert [o["digest"] for o in report["orphans"]] == [orphan.name]
     assert sorted(str(p) for p in (ws / "objects").rglob("*")) == before
     # Table output names the problems too.
-    text = run_dcai("verify", workspace=ws)
+    text = run_dcai("verify", "--grace", "2", workspace=ws)
     assert text.returncode == 1 and corrupt[:12] in text.stdout and missing[:12] in text.stdout
     # --repair removes the orphan only.
-    repaired = json.loads(run_dcai("verify", "--repair", "--json", workspace=ws).stdout)
+    repaired = json.loads(
+        run_dcai("verify", "--repair", "--grace", "2", "--json", workspace=ws).stdout
+    )
     assert repaired["repaired"]["orphans_removed"] == 1
     assert not orphan.exists() and objects[corrupt].exists()
 
@@ -173,6 +180,13 @@ def test_gc_refuses_when_objects_predate_the_database(ws: Path, tmp_path: Path) 
         run_dcai("gc", "--grace", "0", workspace=fresh), "older than the metadata database", code=1
     )
     assert "--force" in line
+    assert len(list((fresh / "objects" / "sha256").glob("*/*"))) == len(copied)
+    # verify --repair is garbage collection too, with the same refusal.
+    assert_rejected(
+        run_dcai("verify", "--repair", "--grace", "0", workspace=fresh),
+        "older than the metadata database",
+        code=1,
+    )
     assert len(list((fresh / "objects" / "sha256").glob("*/*"))) == len(copied)
     ok(run_dcai("gc", "--grace", "0", "--force", workspace=fresh))
     assert not list((fresh / "objects" / "sha256").glob("*/*"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 from typing import Any
 
 from dcai.data._query import _prepare  # one reading of back ticks, ≤ ≥ ≠ and & for all
@@ -32,7 +31,6 @@ def json_friendly(value: Any) -> bool:
     return isinstance(value, str | int | bool)
 
 
-_TOKENS = re.compile(r"`[^`]*`|'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _AST_OPS = {
     ast.Eq: "==",
     ast.NotEq: "!=",

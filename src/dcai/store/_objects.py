@@ -252,16 +252,11 @@ class LocalObjectStore(_Convenience):
 
     def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
         path = Path(self.local_path(digest, suffix=suffix))
-        hasher = hashlib.sha256()
-        buffer = bytearray()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                hasher.update(chunk)
-                buffer += chunk
-        actual = hasher.hexdigest()
+        data = path.read_bytes()  # one read, one copy: the caller holds all of it anyway
+        actual = hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise _corrupt(digest, what, str(path), actual)
-        return bytes(buffer)
+        return data
 
     def check(self, digest: str, *, suffix: str = "") -> str | None:
         actual = sha256_file(self._path(digest, suffix))

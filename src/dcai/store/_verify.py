@@ -30,9 +30,9 @@ from sqlalchemy import select
 
 from dcai._progress import ProgressCallback
 from dcai.store import _tables as t
-from dcai.store._gc import DEFAULT_GRACE_SECONDS
+from dcai.store._gc import DEFAULT_GRACE_SECONDS, collect_garbage
 from dcai.store._metadata import MetadataStore
-from dcai.store._objects import LocalObjectStore, ObjectStore
+from dcai.store._objects import ObjectStore
 
 __all__ = ["VerifyReport", "verify_workspace"]
 
@@ -156,14 +156,13 @@ def verify_workspace(
         if digest not in stored:
             report.missing += [{**row, "digest": digest} for row in rows]
     if repair:
-        for orphan in report.orphans:
-            objects.delete(orphan["digest"], suffix=orphan["suffix"])
-        removed_tmp = 0
-        if isinstance(objects, LocalObjectStore) and (objects.root / "tmp").is_dir():
-            for path in (objects.root / "tmp").iterdir():
-                if path.is_file() and now - path.stat().st_mtime >= grace_seconds:
-                    path.unlink(missing_ok=True)
-                    removed_tmp += 1
-        report.repaired = {"orphans_removed": len(report.orphans), "temporaries_removed": removed_tmp}
+        # The repair is garbage collection itself, with its refusal to delete objects older
+        # than the database (a replaced database must not cost the data behind it).
+        collected = collect_garbage(meta, objects, grace_seconds=grace_seconds)
+        report.repaired = {
+            "orphans_removed": len(report.orphans),
+            "removed": collected.removed,
+            "bytes_freed": collected.bytes_freed,
+        }
     report.seconds = time.perf_counter() - started
     return report
