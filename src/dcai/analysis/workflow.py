@@ -453,28 +453,16 @@ def _run_inputs(
     else:
         existing = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
         found = existing[0] if existing else None
+    scores = pd.DataFrame(index=frame[EXAMPLE_ID].to_numpy())
+    issues = None
     if found is None:
         notes.append(
             f"no audit of {version.ref}: label issues per slice not shown (dcai audit {version.ref})"
         )
-        return (
-            detail["id"],
-            y_true,
-            y_pred,
-            prob_matrix,
-            classes,
-            rows,
-            evaluated_on,
-            None,
-            pd.DataFrame(index=frame[EXAMPLE_ID].to_numpy()),
-            None,
-        )
-    scores = found.scores.set_index(EXAMPLE_ID).reindex(frame[EXAMPLE_ID].to_numpy())
-    issues = (
-        scores["is_label_issue"].fillna(False).to_numpy(dtype=bool)
-        if "is_label_issue" in scores
-        else None
-    )
+    else:
+        scores = found.scores.set_index(EXAMPLE_ID).reindex(frame[EXAMPLE_ID].to_numpy())
+        if "is_label_issue" in scores:
+            issues = scores["is_label_issue"].fillna(False).to_numpy(dtype=bool)
     return (
         detail["id"],
         y_true,
@@ -483,7 +471,7 @@ def _run_inputs(
         classes,
         rows,
         evaluated_on,
-        found.short_id,
+        found.short_id if found is not None else None,
         scores,
         issues,
     )

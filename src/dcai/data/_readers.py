@@ -6,6 +6,7 @@ import csv
 import inspect
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -154,16 +155,7 @@ def _check_parquet_names(path: Path) -> None:
         names = pq.read_schema(path).names
     except (pa.ArrowException, OSError, ValueError):
         return  # not readable as Parquet at all: the caller reports the original error
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise InvalidInputError(
-                "the column name appears twice in the header",
-                path=str(path),
-                column=name,
-                hint="Rename one of them.",
-            )
-        seen.add(name)
+    _refuse_repeated_names(names, path)
 
 
 def _first_lines(path: Path, count: int) -> list[str]:
@@ -303,8 +295,13 @@ def _check_csv_header(path: Path, frame: pd.DataFrame, sep: str | None = None) -
         return
     separator = sep or ("\t" if kind == "tsv" else ",")
     header = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str)
+    _refuse_repeated_names(header.iloc[0].dropna(), path)
+
+
+def _refuse_repeated_names(names: Iterable[str], path: Path) -> None:
+    """One message for a header that names a column twice, whatever the file format."""
     seen: set[str] = set()
-    for name in header.iloc[0].dropna():
+    for name in names:
         if name in seen:
             raise InvalidInputError(
                 "the column name appears twice in the header",

@@ -505,11 +505,7 @@ def set_model_alias(
                 f"alias {alias!r} not moved",
                 hint=f"List them: dcai models show {name}",
             )
-        current = conn.execute(
-            select(mv.c.version)
-            .select_from(a.join(mv, a.c.model_version_id == mv.c.id))
-            .where((a.c.model_id == model_pk) & (a.c.alias == alias))
-        ).scalar_one_or_none()
+        current = _alias_version(conn, model_pk, alias)
         if current != number:
             conn.execute(a.delete().where((a.c.model_id == model_pk) & (a.c.alias == alias)))
             conn.execute(
@@ -540,17 +536,12 @@ def remove_model_alias(
 ) -> AliasMove:
     """Unset an alias (recorded in the history like any move)."""
     a = t.model_aliases
-    mv = t.model_versions
     who = current_author(author)
     with ws.meta.transaction() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
-        current = conn.execute(
-            select(mv.c.version)
-            .select_from(a.join(mv, a.c.model_version_id == mv.c.id))
-            .where((a.c.model_id == model_pk) & (a.c.alias == alias))
-        ).scalar_one_or_none()
+        current = _alias_version(conn, model_pk, alias)
         if current is None:
             raise UnknownRefError(f"model {name!r} has no alias {alias!r}")
         conn.execute(a.delete().where((a.c.model_id == model_pk) & (a.c.alias == alias)))
@@ -567,6 +558,17 @@ def remove_model_alias(
             )
         )
     return AliasMove(name, alias, int(current), None, who, reason, at)
+
+
+def _alias_version(conn: Any, model_pk: int, alias: str) -> int | None:
+    """The version number ``alias`` points at now (None when unset)."""
+    a, mv = t.model_aliases, t.model_versions
+    value = conn.execute(
+        select(mv.c.version)
+        .select_from(a.join(mv, a.c.model_version_id == mv.c.id))
+        .where((a.c.model_id == model_pk) & (a.c.alias == alias))
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 def _version_number(version: int | str) -> int:
