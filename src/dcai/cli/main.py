@@ -355,7 +355,8 @@ def demo(
         f"next: dcai -w {path} review list digits --status all · "
         f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits · "
         f"dcai -w {path} runs data-view --recipe logreg --eval {result.split.ref} · "
-        f"dcai -w {path} models card digits@production"
+        f"dcai -w {path} models card digits@production",
+        soft_wrap=True,  # commands to copy: never broken across lines
     )
 
 
