@@ -24,7 +24,11 @@ from tests.e2e.test_cli_bad_input import assert_rejected, base_frame, ok, ok_jso
 
 
 def _objects(ws: Path) -> dict[str, Path]:
-    return {p.name.split(".", 1)[0]: p for p in (ws / "objects" / "sha256").glob("*/*")}
+    return {
+        p.name.split(".", 1)[0]: p
+        for p in (ws / "objects" / "sha256").glob("*/*")
+        if not p.name.endswith(".check")
+    }
 
 
 def _data_object(ws: Path, seq: int) -> str:

@@ -4,10 +4,18 @@ Objects live at ``<root>/sha256/<first two hex>/<hash><suffix>``. Writing the sa
 twice stores them once; writes are atomic, so a killed process leaves at most a stray
 temporary file and never a half object under a real name.
 
-Reads are verified: :meth:`read_bytes` streams the sha256 while it reads and refuses bytes that
-do not hash to the object's name (a flipped bit, or another object's bytes copied over it), so
-damaged data is never served as if it were the version asked for. Storing bytes whose object
-exists but is damaged repairs the object.
+Reads are verified: every read checks the bytes against the object's name and refuses bytes that
+do not match (a flipped bit, or another object's bytes copied over it), so damaged data is never
+served as if it were the version asked for. Storing bytes whose object exists but is damaged
+repairs the object.
+
+The local store keeps, beside each object, a *check file* (``<name>.check``): the XXH3-128 of the
+object's sha256 name followed by its bytes, written when the object is stored. Reads compare
+against it (≈25 GB/s, against ≈1.8 GB/s for sha256, so verification costs a few percent of a
+Parquet decode instead of a quarter of it). Binding the name into the check means a check file
+copied from another object never vouches for the wrong bytes. A missing or mismatching check
+file is never trusted either way: the read falls back to the full sha256, accepts only bytes that
+hash to the name, and rewrites the check file. ``dcai verify`` always uses sha256.
 
 The default root is a local folder. Any fsspec URL (``s3://``, ``gs://``, ``memory://``)
 selects :class:`FsspecObjectStore` with the same layout, through :func:`open_object_store`.
@@ -29,7 +37,6 @@ import io
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +46,7 @@ from typing import Any, BinaryIO, Protocol
 from dcai._atomic import atomic_path
 from dcai._optional import import_optional
 from dcai.errors import CorruptObjectError, StorageError, UnknownRefError, WorkspaceError
-from dcai.store._hashing import sha256_file
+from dcai.store._hashing import sha256_and_check_file, sha256_file
 
 __all__ = [
     "FsspecObjectStore",
@@ -184,6 +191,20 @@ def _relative(digest: str, suffix: str) -> str:
     return f"sha256/{digest[:2]}/{digest}{suffix}"
 
 
+#: Suffix of the check file kept beside each local object.
+CHECK_SUFFIX = ".check"
+_CHECK_PREFIX = "xxh3_128:"
+
+
+def _check_value(digest: str, data: Any) -> str:
+    """XXH3-128 of the object's name then its bytes (``data``: bytes or a buffer)."""
+    import xxhash
+
+    hasher = xxhash.xxh3_128(digest.encode("ascii"))
+    hasher.update(data)
+    return str(hasher.hexdigest())
+
+
 class _Convenience:
     """``put_bytes`` and ``open`` in terms of ``write`` and ``read_bytes`` (both stores)."""
 
@@ -229,16 +250,20 @@ class LocalObjectStore(_Convenience):
                 tmp.unlink()
 
     def put_file(self, path: Path, *, suffix: str = "", _move: bool = False) -> str:
-        digest = sha256_file(path)
+        digest, check = sha256_and_check_file(path)
         target = self._path(digest, suffix)
         with _storage_errors(self.root):
             if target.exists():
                 if self.check(digest, suffix=suffix) is None:
                     # Refresh the time so garbage collection's grace period covers this use.
                     os.utime(target)
+                    self._write_check(digest, suffix, check)
                     return digest
                 # The stored object is damaged: these bytes repair it.
                 target.unlink()
+            # The check file first: an object never exists without its check for long, and
+            # a check without its object is harmless (never read, removed with the object).
+            self._write_check(digest, suffix, check)
             if _move:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _fsync(path)  # the bytes reach the disk before the name does
@@ -250,21 +275,57 @@ class LocalObjectStore(_Convenience):
                     os.chmod(tmp, 0o444)
         return digest
 
+    def _check_path(self, digest: str, suffix: str) -> Path:
+        return self.root / (_relative(digest, suffix) + CHECK_SUFFIX)
+
+    def _write_check(self, digest: str, suffix: str, value: str) -> None:
+        """Record the check value; best effort (a read-only store still reads, via sha256)."""
+        path = self._check_path(digest, suffix)
+        line = f"{_CHECK_PREFIX}{value}\n".encode("ascii")
+        try:
+            if path.exists() and path.read_bytes() == line:
+                return
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(line)
+        except OSError:
+            pass
+
+    def _recorded_check(self, digest: str, suffix: str) -> str | None:
+        try:
+            text = self._check_path(digest, suffix).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text.removeprefix(_CHECK_PREFIX) if text.startswith(_CHECK_PREFIX) else None
+
+    def verify_buffer(
+        self, digest: str, data: Any, *, suffix: str = "", what: str | None = None
+    ) -> None:
+        """Raise :class:`CorruptObjectError` unless ``data`` are the object's bytes.
+
+        The fast path compares the recorded check value; anything else (no check file, or one
+        that disagrees) is settled by the full sha256, which also rewrites the check file.
+        """
+        recorded = self._recorded_check(digest, suffix)
+        if recorded is not None and recorded == _check_value(digest, data):
+            return
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise _corrupt(digest, what, str(self._path(digest, suffix)), actual)
+        self._write_check(digest, suffix, _check_value(digest, data))
+
     def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
         path = Path(self.local_path(digest, suffix=suffix))
         data = path.read_bytes()  # one read, one copy: the caller holds all of it anyway
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != digest:
-            raise _corrupt(digest, what, str(path), actual)
+        self.verify_buffer(digest, data, suffix=suffix, what=what)
         return data
 
     def check(self, digest: str, *, suffix: str = "") -> str | None:
-        actual = sha256_file(self._path(digest, suffix))
+        actual, _ = sha256_and_check_file(self._path(digest, suffix))
         return None if actual == digest else actual
 
     def iter_objects(self) -> Iterator[ObjectEntry]:
         for path in sorted((self.root / "sha256").glob("*/*")):
-            if not path.is_file():
+            if path.name.endswith(CHECK_SUFFIX) or not path.is_file():
                 continue
             digest, dot, rest = path.name.partition(".")
             stat = path.stat()
@@ -272,6 +333,7 @@ class LocalObjectStore(_Convenience):
 
     def delete(self, digest: str, *, suffix: str = "") -> None:
         self._path(digest, suffix).unlink(missing_ok=True)
+        self._check_path(digest, suffix).unlink(missing_ok=True)
 
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         return self._path(digest, suffix).exists()
@@ -406,26 +468,14 @@ def read_parquet_object(
     import pyarrow as pa
 
     if isinstance(store, LocalObjectStore):
-        # Map the file once; a second thread hashes the mapped bytes (hashlib releases the
-        # GIL) while pyarrow decodes the very same bytes. The frame is returned only after
-        # the hash matched, so nothing unverified is ever served.
+        # Map the file once and check the mapped bytes before pyarrow decodes the very same
+        # bytes: no copy, and nothing unverified is ever decoded or served.
         path = store.local_path(digest, suffix=suffix)
         with pa.memory_map(path) as source:
             buffer = source.read_buffer()
-            hasher = hashlib.sha256()
-            worker = threading.Thread(target=hasher.update, args=(memoryview(buffer),))
-            worker.start()
-            try:
-                frame = pd.read_parquet(pa.BufferReader(buffer), columns=columns)
-            except Exception:
-                worker.join()
-                if hasher.hexdigest() != digest:
-                    raise _corrupt(digest, what, path, hasher.hexdigest()) from None
-                raise
-            worker.join()
+            store.verify_buffer(digest, memoryview(buffer), suffix=suffix, what=what)
+            frame = pd.read_parquet(pa.BufferReader(buffer), columns=columns)
             del buffer
-        if hasher.hexdigest() != digest:
-            raise _corrupt(digest, what, path, hasher.hexdigest())
         return frame
     data = store.read_bytes(digest, suffix=suffix, what=what)
     return pd.read_parquet(pa.BufferReader(data), columns=columns)
