@@ -171,6 +171,19 @@ def _brute_force(frame, errors, vocabulary, *, min_size, alpha=0.05, weight=0.95
             score = weight * (e / s / (total / n) - 1) - (1 - weight) * (n / s - 1)
             excess = s * (e / s - (total - e) / (n - s))
             kept.append((score, preds, p, excess))
+    # A broader slice is left out when a narrower kept one holds all its extra errors: the
+    # rest of it is not significantly worse than the data outside it.
+    def explained(preds):
+        ps, pe = cands[preds]
+        for other in kept:
+            inner = other[1]
+            if len(inner) > len(preds) and set(preds) <= set(inner):
+                ds, de = cands[inner]
+                if fisher(pe - de, ps - ds, total - de, n - ds) * m > alpha:
+                    return True
+        return False
+
+    kept = [k for k in kept if not explained(k[1])]
     # Ranked by excess errors, then p-value, then fewer predicates (as find_slices does).
     kept.sort(key=lambda t: (-t[3], t[2], len(t[1])))
     return m, kept
@@ -434,3 +447,23 @@ def test_the_sparse_count_agrees_with_the_dense_one(monkeypatch: pytest.MonkeyPa
     for a, b in zip(dense, sparse, strict=True):
         assert a.n_candidates == b.n_candidates
         pd.testing.assert_frame_equal(a.slices, b.slices)
+
+
+def test_a_parent_explained_by_its_child_is_left_out_but_one_with_its_own_errors_stays() -> None:
+    """Ranked by excess errors, ``a == p`` would lead with the errors of ``a == p & x >= 75``;
+    it is left out when its other rows are ordinary, and kept when they are bad too."""
+    rng = np.random.default_rng(11)
+    n = 20_000
+    frame = pd.DataFrame(
+        {"a": rng.choice(["p", "q", "r", "s"], n), "x": np.tile(np.arange(100), n // 100)}
+    )
+    child = ((frame.a == "p") & (frame.x >= 75)).to_numpy()
+    parent = (frame.a == "p").to_numpy()
+    only_child = _errors(child, rng, 0.6)
+    report = find_slices(frame, only_child)
+    names = list(report.slices["name"])
+    assert names == ["a == p & x ≥ 75"]  # not `a == p`, nor `x ≥ 75`
+    assert any("left out" in note for note in report.notes)
+    both = np.where(parent & ~child, (rng.random(n) < 0.3).astype(int), only_child)
+    names = list(find_slices(frame, both).slices["name"])
+    assert "a == p" in names and any(name.startswith("a == p & x") for name in names)

@@ -9,7 +9,13 @@ from scipy import special, stats
 
 from dcai.analysis._slice_search import Candidates
 
-__all__ = ["PARENT_GAIN", "hypergeom_sf", "keep_over_parents", "one_sided_p"]
+__all__ = [
+    "PARENT_GAIN",
+    "explained_by_descendant",
+    "hypergeom_sf",
+    "keep_over_parents",
+    "one_sided_p",
+]
 
 #: A slice with several predicates must beat each parent's error rate by this much (relative).
 PARENT_GAIN = 0.1
@@ -154,3 +160,35 @@ def keep_over_parents(
     good = (p <= threshold) & (rate >= (1 + PARENT_GAIN) * p_rate) & (size < p_size)
     np.logical_and.at(keep, c_idx, good)
     return keep
+
+
+def explained_by_descendant(
+    parent: int,
+    descendants: np.ndarray,
+    cand: Candidates,
+    n: int,
+    n_total: float,
+    n_squares: float | None,
+    threshold: float,
+) -> bool:
+    """Whether one of ``descendants`` (narrower reported slices) explains ``parent``'s errors.
+
+    The mirror of :func:`keep_over_parents`: the parent ``P`` is explained by a descendant
+    ``D ⊂ P`` when the rest of the parent, ``P \\ D``, is *not* significantly worse than the
+    data outside ``P`` (the same one-sided test at the same threshold). Then ``P`` holds
+    ``D``'s excess errors and no more, and reporting both would show one finding twice —
+    ranked by excess errors, the broader one even first.
+    """
+    if len(descendants) == 0:
+        return False
+    size = cand.size[parent] - cand.size[descendants]
+    total = cand.total[parent] - cand.total[descendants]
+    population = n - cand.size[descendants]
+    pop_total = n_total - cand.total[descendants]
+    squares = pop_squares = None
+    if cand.squares is not None:
+        assert n_squares is not None  # invariant: a loss comes with its squares
+        squares = cand.squares[parent] - cand.squares[descendants]
+        pop_squares = n_squares - cand.squares[descendants]
+    p = one_sided_p(size, total, squares, population, pop_total, pop_squares, threshold=threshold)
+    return bool(np.any(p > threshold))

@@ -9,6 +9,7 @@ and ranks the rest by their excess errors, ``size × (error rate − error rate 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import warnings
@@ -20,8 +21,13 @@ import pandas as pd
 
 from dcai.analysis._slice_predicates import EncodedColumn, Predicate, describe, encode_column
 from dcai.analysis._slice_report import SLICE_COLUMNS, SliceReport, empty_report
-from dcai.analysis._slice_search import count_bound, enumerate_slices
-from dcai.analysis._slice_stats import PARENT_GAIN, keep_over_parents, one_sided_p
+from dcai.analysis._slice_search import Candidates, count_bound, enumerate_slices
+from dcai.analysis._slice_stats import (
+    PARENT_GAIN,
+    explained_by_descendant,
+    keep_over_parents,
+    one_sided_p,
+)
 from dcai.errors import FallbackWarning, InvalidInputError, SchemaError
 
 __all__ = ["PARENT_GAIN", "SLICE_COLUMNS", "SliceReport", "find_slices"]
@@ -137,6 +143,24 @@ def _levels(
             )
             return level - 1, note
     return wanted, None
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _key(cand: Candidates, i: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in cand.ids[i, : cand.level[i]])
+
+
+def _descendants(significant: np.ndarray, cand: Candidates) -> dict[tuple[int, ...], np.ndarray]:
+    """For each predicate set, the significant slices that add predicates to it."""
+    found: dict[tuple[int, ...], list[int]] = {}
+    for i in significant:
+        ids = _key(cand, int(i))
+        for r in range(1, len(ids)):
+            for subset in itertools.combinations(ids, r):
+                found.setdefault(subset, []).append(int(i))
+    return {key: np.asarray(value, dtype=np.int64) for key, value in found.items()}
 
 
 def find_slices(
@@ -263,16 +287,17 @@ def find_slices(
     >>> errors = rng.random(3000) < np.where(bad, 0.5, 0.1)
     >>> report = find_slices(frame, errors)
     >>> report
-    SliceReport(3 slice(s) from 59 candidates; overall error rate 0.1627, min_size 30)
+    SliceReport(1 slice(s) from 59 candidates; overall error rate 0.1627, min_size 30)
     >>> report.slices[["name", "size", "error_rate", "lift"]].round(3)
                             name  size  error_rate   lift
-    0              colour == red   962       0.301  1.853
-    1  colour == red & not flash   502       0.480  2.951
-    2                  not flash  1496       0.225  1.381
-    >>> report.slices["predicates"][1]
+    0  colour == red & not flash   502        0.48  2.951
+    >>> report.slices["predicates"][0]
     [('colour', '==', 'red'), ('flash', '==', False)]
+    >>> report.notes[0]
+    '2 broader slice(s) left out: a narrower reported slice holds all their extra errors.'
 
-    The two parents are reported too: each is significantly worse than the rest on its own.
+    The parents ``colour == red`` and ``not flash`` are significantly worse than the rest, but
+    only through this slice: outside it they are ordinary, so they are left out.
     """
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(
@@ -357,13 +382,38 @@ def find_slices(
         tuple(int(v) for v in cand.ids[i, : cand.level[i]]): int(i)
         for i in np.flatnonzero(cand.level < levels)
     }
+    descendants = _descendants(significant, cand)
+    kept: dict[int, bool] = {}
+
+    def reported(indices: np.ndarray) -> np.ndarray:
+        """Which of ``indices`` pass the redundancy rule against their parents (memoised)."""
+        todo = np.asarray([i for i in indices if int(i) not in kept], dtype=np.int64)
+        if len(todo):
+            for i, good in zip(todo, keep_over_parents(todo, cand, parents, threshold), strict=True):
+                kept[int(i)] = bool(good)
+        return np.asarray([kept[int(i)] for i in indices], dtype=bool)
+
     chosen: list[int] = []
+    explained = 0
     for start in range(0, len(order), _BATCH):
         batch = order[start : start + _BATCH]
-        keep = keep_over_parents(batch, cand, parents, threshold)
-        chosen += [int(i) for i in batch[keep]][: top_k - len(chosen)]
+        for i in batch[reported(batch)]:
+            below = descendants.get(_key(cand, int(i)), _NONE)
+            if len(below) and explained_by_descendant(
+                int(i), below[reported(below)], cand, n, float(values.sum()), total_sq, threshold
+            ):
+                explained += 1
+                continue
+            chosen.append(int(i))
+            if len(chosen) >= top_k:
+                break
         if len(chosen) >= top_k:
             break
+    if explained:
+        notes.append(
+            f"{explained:,} broader slice(s) left out: a narrower reported slice holds all "
+            "their extra errors."
+        )
     if not chosen:
         notes.append(
             f"no slice is significantly worse than the rest at alpha={alpha:g} "
