@@ -71,7 +71,7 @@ def plant_label_errors(
     For demos and for measuring a cleaning pipeline: the operation, rate and seed are recorded
     in lineage, so ``dcai data diff`` against the parent lists exactly the planted errors.
     """
-    parent = resolve_ref(ws, ref)
+    parent = resolve_ref(ws.stores, ref)
     frame = parent.to_pandas()
     label = parent.roles.label
     rng = np.random.default_rng(seed)
@@ -85,7 +85,7 @@ def plant_label_errors(
     child = frame.copy()
     child[label] = values
     return commit_version(
-        ws,
+        ws.stores,
         parent.dataset,
         child,
         parent.roles,
@@ -255,12 +255,12 @@ def _train_and_register(
         for version in (noisy, cleaned)
     ]
     run_noisy, run_clean = runs
-    comparison = compare_runs(ws, [run_noisy.run, run_clean.run], seed=seed, eval_ref=truth.ref)
-    view = data_view(ws, recipe=DEMO_RECIPE, dataset=noisy.dataset, eval_ref=truth.ref, seed=seed)
-    labels, _ = eval_labels(ws, truth.ref)
+    comparison = compare_runs(ws.stores, [run_noisy.run, run_clean.run], seed=seed, eval_ref=truth.ref)
+    view = data_view(ws.stores, recipe=DEMO_RECIPE, dataset=noisy.dataset, eval_ref=truth.ref, seed=seed)
+    labels, _ = eval_labels(ws.stores, truth.ref)
     eval_accuracy: dict[str, dict[str, float]] = {}
     for run in runs:
-        found = run_predictions(ws, ws.run(run.run))
+        found = run_predictions(ws.stores, ws.run(run.run))
         assert found is not None  # dcai train always stores its dev predictions
         predicted = found.set_index(EXAMPLE_ID)["predicted"].reindex(labels.index)
         estimate = classification_metrics(

@@ -26,11 +26,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dcai._atomic import atomic_write_bytes
 from dcai._progress import ProgressCallback
-from dcai.config import CONFIG_FILE, DEFAULT_CONFIG, Settings, default_workspace_path
-from dcai.errors import WorkspaceError
-from dcai.store import MetadataStore, open_object_store, sqlite_file
+from dcai.config import Settings
+from dcai.store import MetadataStore, ObjectStore, Stores
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 
 if TYPE_CHECKING:
@@ -70,23 +68,6 @@ if TYPE_CHECKING:
 __all__ = ["Workspace"]
 
 
-def _refuse_missing_database(settings: Settings) -> None:
-    """Never answer a lost metadata database with a fresh, empty one beside existing data."""
-    database = sqlite_file(settings.metadata_url)
-    if database is None or Path(database).exists():
-        return
-    objects = Path(settings.objects_url) / "sha256"
-    if "://" in settings.objects_url or not objects.is_dir():
-        return
-    if any(True for _ in objects.glob("*/*")):
-        raise WorkspaceError(
-            "the metadata database is missing but the workspace holds stored objects",
-            path=database,
-            hint="Restore the database from a backup (made with `dcai backup DEST`); dcai "
-            "will not start an empty database over existing data.",
-        )
-
-
 class Workspace:
     """A dcai workspace: datasets and their versions, with lineage.
 
@@ -109,28 +90,29 @@ class Workspace:
         metadata_url: str | None = None,
         objects_url: str | None = None,
     ) -> None:
-        self.path = Path(path) if path is not None else default_workspace_path()
-        config = self.path / CONFIG_FILE
-        if not config.exists():
-            if not create:
-                raise WorkspaceError(
-                    "no dcai workspace here",
-                    path=str(self.path),
-                    hint="Create one with `dcai init`, or point at one with --workspace or DCAI_HOME.",
-                )
-            self._create_files()
-        self.settings = Settings.load(self.path, metadata_url=metadata_url, objects_url=objects_url)
-        _refuse_missing_database(self.settings)
-        self.meta = MetadataStore(self.settings.metadata_url)
-        self.objects = open_object_store(
-            self.settings.objects_url, self.settings.storage_options
+        self.stores = Stores.open(
+            path, create=create, metadata_url=metadata_url, objects_url=objects_url
         )
 
-    def _create_files(self) -> None:
-        if self.path.exists() and not self.path.is_dir():
-            raise WorkspaceError("exists and is not a folder", path=str(self.path))
-        self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path / CONFIG_FILE, DEFAULT_CONFIG.encode())
+    @property
+    def path(self) -> Path:
+        """The workspace folder."""
+        return self.stores.path
+
+    @property
+    def settings(self) -> Settings:
+        """Settings from ``dcai.toml`` and ``DCAI_*`` variables."""
+        return self.stores.settings
+
+    @property
+    def meta(self) -> MetadataStore:
+        """The metadata database."""
+        return self.stores.meta
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The content-addressed object store."""
+        return self.stores.objects
 
     @classmethod
     def init(cls, path: str | Path | None = None) -> Workspace:
@@ -139,7 +121,7 @@ class Workspace:
 
     def close(self) -> None:
         """Release database connections."""
-        self.meta.dispose()
+        self.stores.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -174,7 +156,7 @@ class Workspace:
         from dcai.data.versions import add_dataset
 
         return add_dataset(
-            self,
+            self.stores,
             name,
             source,
             label=label,
@@ -191,36 +173,25 @@ class Workspace:
         """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``."""
         from dcai.data.versions import resolve_ref
 
-        return resolve_ref(self, ref)
+        return resolve_ref(self.stores, ref)
 
     def datasets(self) -> list[DatasetSummary]:
         """Every dataset with its latest version."""
         from dcai.data.catalog import list_datasets
 
-        return list_datasets(self)
+        return list_datasets(self.stores)
 
     def log(self, name: str) -> list[DatasetVersion]:
         """A dataset's versions, newest first, each with its operation, parameters and parents."""
         from dcai.data.versions import log
 
-        return log(self, name)
+        return log(self.stores, name)
 
     def diff(self, a: str, b: str) -> VersionDiff:
         """Examples added, removed, relabeled, changed and moved between two versions."""
-        from dcai.data._diff import diff_frames
-        from dcai.data.versions import resolve_ref
+        from dcai.data.versions import diff_versions
 
-        va, vb = resolve_ref(self, a), resolve_ref(self, b)
-        return diff_frames(
-            va.to_pandas(),
-            vb.to_pandas(),
-            va.roles,
-            vb.roles,
-            a_name=va.ref,
-            b_name=vb.ref,
-            annotations_a=va.annotations(),
-            annotations_b=vb.annotations(),
-        )
+        return diff_versions(self.stores, a, b)
 
     def split(
         self,
@@ -239,7 +210,7 @@ class Workspace:
         from dcai.data.operations import split_version
 
         return split_version(
-            self,
+            self.stores,
             ref,
             dev=dev,
             test=test,
@@ -270,7 +241,7 @@ class Workspace:
         from dcai.data.tags import tag_examples
 
         return tag_examples(
-            self,
+            self.stores,
             ref,
             name,
             query=query,
@@ -286,14 +257,14 @@ class Workspace:
         """Commit a child version without tag ``name``."""
         from dcai.data.tags import remove_tag
 
-        return remove_tag(self, ref, name, message=message, author=author)
+        return remove_tag(self.stores, ref, name, message=message, author=author)
 
     def tags(self, ref: str) -> pd.DataFrame:
         """The tags of a version: ``tag, n, share, how``."""
         from dcai.data.tags import list_tags
         from dcai.data.versions import resolve_ref
 
-        return list_tags(resolve_ref(self, ref))
+        return list_tags(resolve_ref(self.stores, ref))
 
     def import_annotations(
         self,
@@ -315,7 +286,7 @@ class Workspace:
         from dcai.labels.annotations import import_annotations
 
         return import_annotations(
-            self,
+            self.stores,
             ref,
             source,
             id_column=id_column,
@@ -342,7 +313,7 @@ class Workspace:
         over an existing file only with ``force=True`` (see :func:`export_version`)."""
         from dcai.data.operations import export_version
 
-        return export_version(self, ref, path, format=format, annotations=annotations, force=force)
+        return export_version(self.stores, ref, path, format=format, annotations=annotations, force=force)
 
     # Error analysis --------------------------------------------------------------------
 
@@ -373,7 +344,7 @@ class Workspace:
         from dcai.analysis.workflow import analyze
 
         return analyze(
-            self,
+            self.stores,
             ref,
             audit=audit,
             split=split,
@@ -411,7 +382,7 @@ class Workspace:
         from dcai.experiments.runs import start_run
 
         return start_run(
-            self,
+            self.stores,
             experiment=experiment,
             dataset=dataset,
             params=params,
@@ -439,7 +410,7 @@ class Workspace:
         from dcai.experiments.train import train
 
         return train(
-            self,
+            self.stores,
             ref,
             recipe=recipe,
             params=params,
@@ -462,13 +433,13 @@ class Workspace:
         """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``)."""
         from dcai.experiments.query import list_runs
 
-        return list_runs(self, experiment=experiment, where=where, order_by=order_by, limit=limit)
+        return list_runs(self.stores, experiment=experiment, where=where, order_by=order_by, limit=limit)
 
     def run(self, key: str) -> dict[str, Any]:
         """One run in full (id or unambiguous prefix), JSON-ready."""
         from dcai.experiments.query import run_detail
 
-        return run_detail(self, key)
+        return run_detail(self.stores, key)
 
     def load_model(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
         """A fitted model: ``ref`` is a registered model (``NAME``, ``NAME/3``,
@@ -483,9 +454,9 @@ class Workspace:
         from dcai.experiments.model_files import load_model
         from dcai.experiments.registry import is_model_ref, load_registered_model
 
-        if is_model_ref(self, ref):
-            return load_registered_model(self, ref, trusted=trusted)[1]
-        return load_model(self, ref, trusted=trusted)
+        if is_model_ref(self.stores, ref):
+            return load_registered_model(self.stores, ref, trusted=trusted)[1]
+        return load_model(self.stores, ref, trusted=trusted)
 
     # Model registry ----------------------------------------------------------------------
 
@@ -502,26 +473,26 @@ class Workspace:
         from dcai.experiments.registry import register_model
 
         return register_model(
-            self, run, name=name, description=description, author=author, trusted=trusted
+            self.stores, run, name=name, description=description, author=author, trusted=trusted
         )
 
     def model(self, ref: str) -> ModelVersion:
         """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names."""
         from dcai.experiments.registry import resolve_model
 
-        return resolve_model(self, ref)
+        return resolve_model(self.stores, ref)
 
     def models(self) -> list[ModelSummary]:
         """Every registered model."""
         from dcai.experiments.registry import list_models
 
-        return list_models(self)
+        return list_models(self.stores)
 
     def model_versions(self, name: str) -> list[ModelVersion]:
         """Every version of one model, oldest first."""
         from dcai.experiments.registry import model_versions
 
-        return model_versions(self, name)
+        return model_versions(self.stores, name)
 
     def set_model_alias(
         self,
@@ -535,7 +506,7 @@ class Workspace:
         """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded."""
         from dcai.experiments.registry import set_model_alias
 
-        return set_model_alias(self, name, version, alias, author=author, reason=reason)
+        return set_model_alias(self.stores, name, version, alias, author=author, reason=reason)
 
     # Labels: guidelines ----------------------------------------------------------------
 
@@ -545,19 +516,19 @@ class Workspace:
         """Store a markdown file as the next version of labeling guideline ``name``."""
         from dcai.labels.guidelines import add_guideline
 
-        return add_guideline(self, name, source, message=message, author=author)
+        return add_guideline(self.stores, name, source, message=message, author=author)
 
     def guidelines(self, name: str | None = None) -> list[Guideline]:
         """Guideline versions, newest first within each name."""
         from dcai.labels.guidelines import list_guidelines
 
-        return list_guidelines(self, name)
+        return list_guidelines(self.stores, name)
 
     def guideline(self, ref: str) -> Guideline:
         """A guideline version: ``name`` (latest) or ``name@vN``."""
         from dcai.labels.guidelines import resolve_guideline
 
-        return resolve_guideline(self, ref)
+        return resolve_guideline(self.stores, ref)
 
     # Labels: agreement, consensus, HLP, conventions, double labeling -------------------
 
@@ -578,7 +549,7 @@ class Workspace:
         from dcai.labels.reports import run_agreement
 
         return run_agreement(
-            self,
+            self.stores,
             ref,
             level=level,
             n_boot=n_boot,
@@ -600,7 +571,7 @@ class Workspace:
         from dcai.labels.reports import run_agreement
 
         comparison = run_agreement(
-            self,
+            self.stores,
             ref,
             by=column,
             level=level,
@@ -622,7 +593,7 @@ class Workspace:
         from dcai.labels.reports import run_consensus
 
         return run_consensus(
-            self, ref, method=method, include_dataset_labels=include_dataset_labels
+            self.stores, ref, method=method, include_dataset_labels=include_dataset_labels
         )
 
     def commit_consensus(
@@ -639,7 +610,7 @@ class Workspace:
         from dcai.labels.reports import commit_consensus
 
         return commit_consensus(
-            self,
+            self.stores,
             ref,
             method=method,
             min_confidence=min_confidence,
@@ -661,7 +632,7 @@ class Workspace:
         from dcai.labels.reports import run_hlp
 
         return run_hlp(
-            self,
+            self.stores,
             ref,
             by=by,
             consensus=consensus,
@@ -675,7 +646,7 @@ class Workspace:
         """Variants of free-text labels that should follow one convention."""
         from dcai.labels.reports import find_conventions
 
-        return find_conventions(self, ref, target=target)[1]
+        return find_conventions(self.stores, ref, target=target)[1]
 
     def apply_conventions(
         self,
@@ -690,7 +661,7 @@ class Workspace:
         from dcai.labels.reports import apply_conventions_version
 
         return apply_conventions_version(
-            self,
+            self.stores,
             ref,
             rules,
             target=target,
@@ -714,7 +685,7 @@ class Workspace:
         from dcai.labels.reports import sample_tasks
 
         return sample_tasks(
-            self,
+            self.stores,
             ref,
             n,
             out,
@@ -728,7 +699,7 @@ class Workspace:
         """Stored agreement, consensus and HLP reports of a version or dataset, newest first."""
         from dcai.labels.reports import list_reports
 
-        return list_reports(self, ref, kind=kind)
+        return list_reports(self.stores, ref, kind=kind)
 
     # Quality: audits and reviews ------------------------------------------------------
 
@@ -751,7 +722,7 @@ class Workspace:
         from dcai.quality.audit import run_audit
 
         return run_audit(
-            self,
+            self.stores,
             ref,
             model=model,
             pred_probs=pred_probs,
@@ -768,14 +739,14 @@ class Workspace:
         """Stored audits, newest first; of one dataset or version when ``ref`` is given."""
         from dcai.quality.audit import list_audits
 
-        return list_audits(self, ref)
+        return list_audits(self.stores, ref)
 
     def review(self, audit: str) -> Review:
         """The review queue of an audit: an audit id, or a dataset ref (its newest audit)."""
         from dcai.quality.audit import find_audit
         from dcai.quality.review import Review
 
-        return Review(self, find_audit(self, audit))
+        return Review(self.stores, find_audit(self.stores, audit))
 
     # Maintenance --------------------------------------------------------------------
 

@@ -63,9 +63,14 @@ def ok_json(result: CliResult) -> Any:
 
 
 def object_files(ws: Path) -> list[str]:
-    """Every file under the artifact store (objects, and temporaries), relative to it."""
+    """Every file under the artifact store (objects, and temporaries), relative to it; not the
+    check files kept beside objects (one per object, see dcai.store._objects)."""
     root = ws / "objects"
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith(".check")
+    )
 
 
 # Runs the real entry point twice in one fresh process (one interpreter start instead of

@@ -49,7 +49,7 @@ def test_a_damaged_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_schema_1_workspace_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from dcai.store import _tables as t
+    from dcai.store import schema as t
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = create_engine(url)

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, inspect
 
 import dcai
 from dcai.errors import WorkspaceError
-from dcai.store import _tables as t
 from dcai.store import migrations
+from dcai.store import schema as t
 from dcai.store._metadata import (
     HEAD_REVISION,
     REVISIONS,

@@ -33,6 +33,7 @@ import pandas as pd
 from dcai._progress import ProgressCallback, Steps
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, resolve_ref
+from dcai.data.versions import log as version_log
 from dcai.errors import DcaiError, InvalidInputError, UnknownRefError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from dcai.analysis._requirements import RequirementsResult
     from dcai.analysis._slices import SliceReport
     from dcai.quality.audit import Audit
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["ErrorAnalysis", "analyze", "load_baselines"]
 
@@ -143,7 +144,7 @@ def load_baselines(path: str | Path) -> dict[str, float]:
 
 
 def analyze(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     audit: str | None = None,
@@ -209,19 +210,19 @@ def analyze(
 
     steps = Steps(progress, total=6)
     notes: list[str] = []
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     baseline_version = baseline_version if baseline_version is not None else baseline_run
     frame = version.to_pandas()
     label = version.roles.label
     run_id: str | None = None
     if run is not None:
         steps("reading the run's predictions")
-        used = _run_inputs(ws, version, frame, run, split, audit, notes)
+        used = _run_inputs(stores, version, frame, run, split, audit, notes)
         run_id, y_true, y_pred, prob_matrix, classes, rows, evaluated_on = used[:7]
         audit_id, scores, issues = used[7:]
     else:
         steps("reading the audit")
-        found = _audit_for(ws, version, audit, progress, notes)
+        found = _audit_for(stores, version, audit, progress, notes)
         audit_id = found.short_id
         probs = found.pred_probs.set_index(EXAMPLE_ID)
         classes = list(probs.columns)
@@ -281,13 +282,13 @@ def analyze(
         del masks[name]
 
     steps("baselines")
-    base, sources, hlp_used = _baselines(ws, version, baselines, baseline_version, hlp, notes)
+    base, sources, hlp_used = _baselines(stores, version, baselines, baseline_version, hlp, notes)
     unknown = sorted(set(base) - set(masks) - {"all"})
     for name in unknown:
         notes.append(
             f"a baseline is given for slice {name!r}, which is not analysed; add it with --slice or --by"
         )
-    agreement = _agreement(version, ws, masks, rows, notes)
+    agreement = _agreement(version, stores, masks, rows, notes)
     table = priority_table(
         y_true[rows],
         y_pred[rows],
@@ -316,7 +317,7 @@ def analyze(
             metric,
             repeats,
             random_state,
-            ws,
+            stores,
             notes,
         )
 
@@ -335,7 +336,7 @@ def analyze(
             source=str(requirements),
         )
     if store:
-        _store(ws, version, audit_id, run_id, metric, split, table, metrics)
+        _store(stores, version, audit_id, run_id, metric, split, table, metrics)
     steps.done()
     return ErrorAnalysis(
         ref=version.ref,
@@ -357,7 +358,7 @@ def analyze(
 
 
 def _store(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     audit: str | None,
     run: str | None,
@@ -373,7 +374,7 @@ def _store(
     kept = table[columns].astype({"value": float, "low": float, "high": float})
     accuracy = metrics.metric("accuracy")
     store_report(
-        ws,
+        stores,
         version,
         "analysis",
         {"audit": audit, "run": run, "metric": metric, "split": split},
@@ -384,7 +385,7 @@ def _store(
 
 
 def _run_inputs(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     frame: pd.DataFrame,
     run: str,
@@ -398,10 +399,11 @@ def _run_inputs(
     audit id or None, audit scores, label-issue flags or None)``; ``y_pred`` equals ``y_true``
     outside ``rows`` (the examples the run predicted), which the analysis never reads.
     """
+    from dcai.experiments.query import run_detail
     from dcai.quality.audit import find_audit, list_audits
     from dcai.store import read_parquet_object
 
-    detail = ws.run(run)
+    detail = run_detail(stores, run)
     short = detail["id"][:8]
     trained_on = detail["dataset"]
     if trained_on is None or trained_on.split("@")[0] != version.dataset:
@@ -415,7 +417,7 @@ def _run_inputs(
             hint=f"Train with dcai train {version.ref}, which stores them.",
         )
     table: pd.DataFrame = read_parquet_object(
-        ws.objects, stored[0]["sha256"], what=f"the predictions of run {short}"
+        stores.objects, stored[0]["sha256"], what=f"the predictions of run {short}"
     )
     wanted = split or "dev"
     table = table[table["split"] == wanted]
@@ -449,9 +451,9 @@ def _run_inputs(
     evaluated_on = f"run {short}'s {wanted} predictions ({int(rows.sum()):,} examples)"
     found = None
     if audit is not None:
-        found = find_audit(ws, audit)
+        found = find_audit(stores, audit)
     else:
-        existing = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+        existing = [a for a in list_audits(stores, version.ref) if a.version_id == version.id]
         found = existing[0] if existing else None
     scores = pd.DataFrame(index=frame[EXAMPLE_ID].to_numpy())
     issues = None
@@ -478,7 +480,7 @@ def _run_inputs(
 
 
 def _audit_for(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     audit: str | None,
     progress: ProgressCallback | None,
@@ -487,18 +489,18 @@ def _audit_for(
     from dcai.quality.audit import find_audit, list_audits, run_audit
 
     if audit is not None:
-        found = find_audit(ws, audit)
+        found = find_audit(stores, audit)
         if found.version_id != version.id:
             raise InvalidInputError(
                 f"audit {found.short_id} is of {found.version_ref}, not {version.ref}",
                 hint=f"Analyse {found.version_ref}, or audit {version.ref} first.",
             )
         return found
-    existing = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+    existing = [a for a in list_audits(stores, version.ref) if a.version_id == version.id]
     if existing:
         return existing[0]
     notes.append(f"{version.ref} had no audit; one was run now")
-    return run_audit(ws, version.ref, progress=progress)
+    return run_audit(stores, version.ref, progress=progress)
 
 
 def _as_class_labels(labels: pd.Series, classes: list[Any]) -> np.ndarray:
@@ -600,7 +602,7 @@ def _discover(
 
 
 def _baselines(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     given: Mapping[str, float] | str | Path | None,
     baseline_version: str | None,
@@ -612,7 +614,7 @@ def _baselines(
     base: dict[str, float] = {}
     sources: dict[str, str] = {}
     used: dict[str, Any] | None = None
-    reports = list_reports(ws, version.dataset, kind="hlp")
+    reports = list_reports(stores, version.dataset, kind="hlp")
 
     def described(r: Any) -> str:
         value = _hlp_value(r)
@@ -662,7 +664,7 @@ def _baselines(
                 base[name] = float(row.accuracy)
                 sources[name] = f"hlp #{report.id} ({report.version_ref})"
     if baseline_version is not None:
-        previous = latest_report(ws, baseline_version, "analysis")
+        previous = latest_report(stores, baseline_version, "analysis")
         table = previous.table
         for row in table.itertuples():
             if row.metric_name == previous.params.get("metric") and not pd.isna(row.value):
@@ -687,13 +689,13 @@ def _hlp_value(report: Any) -> float | None:
 
 def _agreement(
     version: DatasetVersion,
-    ws: Workspace,
+    stores: Stores,
     masks: Mapping[str, np.ndarray],
     rows: np.ndarray,
     notes: list[str],
 ) -> dict[str, tuple[float | None, int]]:
     """Per slice: mean pairwise agreement over examples labelled by two or more labelers."""
-    annotations = _annotations_for(ws, version)
+    annotations = _annotations_for(stores, version)
     if annotations is None:
         notes.append("no labelers' annotations on this dataset: agreement per slice not shown")
         return {}
@@ -713,17 +715,17 @@ def _agreement(
     return out
 
 
-def _annotations_for(ws: Workspace, version: DatasetVersion) -> pd.DataFrame | None:
+def _annotations_for(stores: Stores, version: DatasetVersion) -> pd.DataFrame | None:
     if version.n_annotations:
         return version.annotations()
-    for other in ws.log(version.dataset):
+    for other in version_log(stores, version.dataset):
         if other.n_annotations:
             return other.annotations()
     return None
 
 
 def _clean_labels(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     frame: pd.DataFrame,
     y_true: np.ndarray,
@@ -737,7 +739,7 @@ def _clean_labels(
     the suggested one.
     """
     reviewed = [
-        v for v in ws.log(version.dataset) if v.operation == "review" and version.id in v.parent_ids
+        v for v in version_log(stores, version.dataset) if v.operation == "review" and version.id in v.parent_ids
     ]
     if reviewed:
         child = reviewed[0].to_pandas(columns=[EXAMPLE_ID, version.roles.label])
@@ -767,7 +769,7 @@ def _curves(
     metric: str,
     repeats: int,
     random_state: int,
-    ws: Workspace,
+    stores: Stores,
     notes: list[str],
 ) -> tuple[LearningCurve | None, CleanVsCollect | None]:
     from dcai.analysis._clean_vs_collect import clean_vs_collect
@@ -805,11 +807,11 @@ def _curves(
             metric=curve_metric,  # type: ignore[arg-type]
             groups_dev=groups,
             random_state=random_state,
-            backend=ws.settings.compute_backend,
+            backend=stores.settings.compute_backend,
         )
     except DcaiError as exc:
         notes.append(f"learning curve skipped: {exc}")
-    y_clean, source = _clean_labels(ws, version, frame, y_true, issues, scores)
+    y_clean, source = _clean_labels(stores, version, frame, y_true, issues, scores)
     if y_clean is None:
         notes.append(f"clean-vs-collect skipped: {source}")
         return curve, None
@@ -829,7 +831,7 @@ def _curves(
             repeats=repeats,
             metric=curve_metric,  # type: ignore[arg-type]
             random_state=random_state,
-            backend=ws.settings.compute_backend,
+            backend=stores.settings.compute_backend,
         )
     except DcaiError as exc:
         notes.append(f"clean-vs-collect skipped: {exc}")

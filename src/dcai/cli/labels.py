@@ -249,7 +249,7 @@ def agreement(
 
     ws = open_workspace(ctx)
     report, comparison = run_agreement(
-        ws,
+        ws.stores,
         ref,
         by=by,
         level=_choice(level, ("nominal", "ordinal", "interval"), "--level"),
@@ -358,7 +358,7 @@ def aggregate(
     with dcai_warnings_to_stderr():
         if commit:
             result, version = commit_consensus(
-                ws,
+                ws.stores,
                 ref,
                 method=_choice(method, _METHODS, "--method"),
                 min_confidence=min_confidence,
@@ -367,7 +367,7 @@ def aggregate(
             )
         else:
             result = run_consensus(
-                ws,
+                ws.stores,
                 ref,
                 method=_choice(method, _METHODS, "--method"),
                 include_dataset_labels=include,
@@ -421,7 +421,7 @@ def hlp(
     from dcai.labels.reports import run_hlp
 
     report = run_hlp(
-        open_workspace(ctx),
+        open_workspace(ctx).stores,
         ref,
         by=by,
         consensus=_choice(consensus, ("majority", "dawid_skene"), "--consensus"),
@@ -472,7 +472,7 @@ def conventions(
     if apply is not None:
         rules = ConventionRules.from_dict(_read_json(apply))
         version = apply_conventions_version(
-            ws, ref, rules, target=_choice(target, _TARGETS, "--target"), message=message
+            ws.stores, ref, rules, target=_choice(target, _TARGETS, "--target"), message=message
         )
         if json_:
             print_json(
@@ -485,7 +485,7 @@ def conventions(
         return
     if save_rules is not None:
         check_output_path(save_rules, workspace=ws, force=force)
-    chosen, report = find_conventions(ws, ref, target=_choice(target, _TARGETS, "--target"))
+    chosen, report = find_conventions(ws.stores, ref, target=_choice(target, _TARGETS, "--target"))
     if save_rules is not None:
         write_user_bytes(
             save_rules,
@@ -557,7 +557,7 @@ def sample(
 
     ws = open_workspace(ctx)
     chosen, _ = sample_tasks(
-        ws,
+        ws.stores,
         ref,
         n,
         out,
@@ -600,7 +600,7 @@ def export(
     ws = open_workspace(ctx)
     version = ws.dataset(ref)
     chosen, path = sample_tasks(
-        ws, ref, version.rows, out, format=format, exclude_labeled=False, force=force
+        ws.stores, ref, version.rows, out, format=format, exclude_labeled=False, force=force
     )
     if json_:
         print_json({"path": str(path), "examples": len(chosen)})

@@ -242,8 +242,7 @@ def migrate(
     Opening a workspace applies them too; this makes the upgrade explicit and visible."""
     from dcai.config import CONFIG_FILE, Settings, default_workspace_path
     from dcai.errors import WorkspaceError
-    from dcai.store import MetadataStore
-    from dcai.workspace import _refuse_missing_database
+    from dcai.store import MetadataStore, refuse_missing_database
 
     path: Path | None = (ctx.find_root().obj or {}).get("workspace")
     root = path if path is not None else default_workspace_path()
@@ -254,7 +253,7 @@ def migrate(
             hint="Create one with `dcai init`, or point at one with --workspace or DCAI_HOME.",
         )
     settings = Settings.load(root)
-    _refuse_missing_database(settings)
+    refuse_missing_database(settings)
     # Not migrated on open: the status is read first, and --dry-run writes nothing.
     store = MetadataStore(settings.metadata_url, migrate=False)
     try:

@@ -101,7 +101,7 @@ def show(
     name, number, alias = parse_model_ref(ref)
     if number is None and alias is None:
         versions = ws.model_versions(name)
-        history = alias_history(ws, name)
+        history = alias_history(ws.stores, name)
         if json_:
             print_json(
                 {
@@ -180,7 +180,7 @@ def unalias(
     from dcai.experiments.registry import remove_model_alias
 
     ws = open_workspace(ctx)
-    move = remove_model_alias(ws, name, alias_name, author=author, reason=reason)
+    move = remove_model_alias(ws.stores, name, alias_name, author=author, reason=reason)
     if json_:
         print_json(move.to_dict())
         return
@@ -212,7 +212,7 @@ def card(
     ws = open_workspace(ctx)
     if out is not None:
         check_output_path(out, workspace=ws, force=force)
-    text = model_card(ws, ref, fmt="html" if fmt == "html" else "markdown")
+    text = model_card(ws.stores, ref, fmt="html" if fmt == "html" else "markdown")
     if out is None:
         print(text)
         return
@@ -240,7 +240,7 @@ def export(
     from dcai.experiments.onnx_export import export_onnx
 
     ws = open_workspace(ctx)
-    result = export_onnx(ws, ref, out, force=force)
+    result = export_onnx(ws.stores, ref, out, force=force)
     if json_:
         print_json(result.to_dict())
         return

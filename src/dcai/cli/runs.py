@@ -271,7 +271,7 @@ def compare(
     from dcai.experiments.compare import compare_runs
 
     ws = open_workspace(ctx)
-    result = compare_runs(ws, runs, eval_ref=eval_ref)
+    result = compare_runs(ws.stores, runs, eval_ref=eval_ref)
     if json_:
         print_json(result)
         return
@@ -341,7 +341,7 @@ def data_view(
     from dcai.experiments.data_view import data_view as build
 
     ws = open_workspace(ctx)
-    view = build(ws, recipe=recipe, dataset=dataset, metric=metric, eval_ref=eval_ref)
+    view = build(ws.stores, recipe=recipe, dataset=dataset, metric=metric, eval_ref=eval_ref)
     if json_:
         print_json(view)
         return
@@ -404,7 +404,7 @@ def export(
     ws = open_workspace(ctx)
     import_optional("mlflow", extra="mlflow", purpose="Exporting runs to MLflow")
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: it sets its own level
-    exported = export_to_mlflow(ws, mlflow_uri, runs=run or None, experiment=experiment)
+    exported = export_to_mlflow(ws.stores, mlflow_uri, runs=run or None, experiment=experiment)
     if json_:
         print_json({"uri": mlflow_uri, "runs": exported})
         return

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["SHORT_ID_LENGTH", "DatasetSummary", "list_datasets"]
 
@@ -48,10 +48,10 @@ class DatasetSummary:
         }
 
 
-def list_datasets(ws: Workspace) -> list[DatasetSummary]:
+def list_datasets(stores: Stores) -> list[DatasetSummary]:
     """Every dataset with its number of versions and its latest version."""
     out = []
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         latest = (
             select(
                 t.versions.c.dataset_id,

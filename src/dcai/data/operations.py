@@ -15,7 +15,7 @@ from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["export_version", "split_version"]
 
@@ -23,7 +23,7 @@ ExportFormat = Literal["csv", "parquet", "jsonl"]
 
 
 def split_version(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     dev: float = 0.1,
@@ -40,7 +40,7 @@ def split_version(
     Stratified by the label unless ``stratify`` names another column or ``no_stratify``;
     with ``group``, every group lands in exactly one split. An existing split is replaced.
     """
-    parent = resolve_ref(ws, ref)
+    parent = resolve_ref(stores, ref)
     fractions = split_fractions(dev, test)
     frame = parent.to_pandas()
     columns = list(frame.columns)
@@ -67,7 +67,7 @@ def split_version(
         "seed": seed,
     }
     return commit_version(
-        ws,
+        stores,
         parent.dataset,
         child,
         roles,
@@ -81,7 +81,7 @@ def split_version(
 
 
 def export_version(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     path: str | Path,
     *,
@@ -106,7 +106,7 @@ def export_version(
     'toy.csv'
     >>> ws.close()
     """
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     path = Path(path)
     kind = format or SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind not in ("csv", "parquet", "jsonl"):
@@ -117,7 +117,7 @@ def export_version(
             path=str(path),
             hint="Use a .csv, .parquet or .jsonl file name, or pass --format.",
         )
-    check_output_path(path, workspace=ws, force=force)
+    check_output_path(path, workspace=stores, force=force)
     frame = version.annotations() if annotations else version.to_pandas()
 
     def writer(tmp: Path) -> None:
@@ -128,4 +128,4 @@ def export_version(
         else:
             frame.to_json(tmp, orient="records", lines=True, date_format="iso")
 
-    return write_user_file(path, writer, workspace=ws, force=force)
+    return write_user_file(path, writer, workspace=stores, force=force)

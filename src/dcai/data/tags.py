@@ -37,7 +37,7 @@ from dcai.data.versions import DatasetVersion, commit_version, resolve_ref
 from dcai.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["list_tags", "remove_tag", "tag_examples", "tags_frame"]
 
@@ -102,7 +102,7 @@ def _mask_from_ids(frame: pd.DataFrame, example_ids: Iterable[Any], ref: str) ->
 
 
 def tag_examples(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     name: str,
     *,
@@ -135,7 +135,7 @@ def tag_examples(
             "give exactly one rule: a query, a predicate (where=) or example ids",
             hint='e.g. dcai data tag REF car_noise --query "snr_db < 5"',
         )
-    parent = resolve_ref(ws, ref)
+    parent = resolve_ref(stores, ref)
     frame = parent.to_pandas()
     roles = parent.roles
     if name in frame.columns and name not in roles.tags:
@@ -165,7 +165,7 @@ def tag_examples(
         roles = replace(roles, tags=(*roles.tags, name))
     params: dict[str, Any] = {"tag": name, "examples": count, "replaced": replaced, **how}
     return commit_version(
-        ws,
+        stores,
         parent.dataset,
         frame,
         roles,
@@ -180,10 +180,10 @@ def tag_examples(
 
 
 def remove_tag(
-    ws: Workspace, ref: str, name: str, *, message: str = "", author: str | None = None
+    stores: Stores, ref: str, name: str, *, message: str = "", author: str | None = None
 ) -> DatasetVersion:
     """Commit a child of ``ref`` without tag ``name`` (the parent keeps it)."""
-    parent = resolve_ref(ws, ref)
+    parent = resolve_ref(stores, ref)
     if name not in parent.roles.tags:
         known = ", ".join(parent.roles.tags) or "none"
         raise InvalidInputError(
@@ -193,7 +193,7 @@ def remove_tag(
     frame = parent.to_pandas().drop(columns=[name])
     roles = replace(parent.roles, tags=tuple(t for t in parent.roles.tags if t != name))
     return commit_version(
-        ws,
+        stores,
         parent.dataset,
         frame,
         roles,

@@ -32,11 +32,12 @@ from dcai.data._schema import (
 from dcai.data._splits import BalanceReport, balance_report
 from dcai.data.catalog import SHORT_ID_LENGTH, DatasetSummary, list_datasets
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
 from dcai.store import read_parquet_object
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.data._diff import VersionDiff
+    from dcai.store import Stores
 
 __all__ = [
     "SHORT_ID_LENGTH",
@@ -92,7 +93,7 @@ class DatasetVersion:
     parent_ids: tuple[str, ...]
     #: True when this call committed the version, False when it already existed.
     created: bool = field(default=False, compare=False)
-    _workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    _stores: Stores | None = field(default=None, repr=False, compare=False)
 
     @property
     def short_id(self) -> str:
@@ -107,15 +108,15 @@ class DatasetVersion:
     def label_column(self) -> str:
         return self.roles.label
 
-    def _ws(self) -> Workspace:
-        if self._workspace is None:
+    def _bound_stores(self) -> Stores:
+        if self._stores is None:
             raise InvalidInputError("this DatasetVersion is not bound to a workspace")
-        return self._workspace
+        return self._stores
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         """The version's rows: ``example_id``, data columns, label and (if any) split."""
         return read_parquet_object(
-            self._ws().objects,
+            self._bound_stores().objects,
             self.data_object,
             suffix=_DATA_SUFFIX,
             columns=columns,
@@ -127,7 +128,7 @@ class DatasetVersion:
         if self.annotations_object is None:
             return pd.DataFrame(columns=[EXAMPLE_ID, "annotator", "label", "guideline", "time"])
         return read_parquet_object(
-            self._ws().objects,
+            self._bound_stores().objects,
             self.annotations_object,
             suffix=_DATA_SUFFIX,
             what=f"the annotations of {self.ref}",
@@ -135,8 +136,8 @@ class DatasetVersion:
 
     @property
     def parents(self) -> list[DatasetVersion]:
-        ws = self._ws()
-        return [resolve_ref(ws, f"{self.dataset}@{pid}") for pid in self.parent_ids]
+        stores = self._bound_stores()
+        return [resolve_ref(stores, f"{self.dataset}@{pid}") for pid in self.parent_ids]
 
     def label_counts(self) -> pd.Series:
         """Examples per class, most common first."""
@@ -177,7 +178,7 @@ class DatasetVersion:
 
 
 def _from_row(
-    ws: Workspace, row: Any, dataset: str, parent_ids: tuple[str, ...], created: bool = False
+    stores: Stores, row: Any, dataset: str, parent_ids: tuple[str, ...], created: bool = False
 ) -> DatasetVersion:
     schema = json.loads(row.schema_json)
     return DatasetVersion(
@@ -196,7 +197,7 @@ def _from_row(
         n_annotations=row.n_annotations,
         parent_ids=parent_ids,
         created=created,
-        _workspace=ws,
+        _stores=stores,
     )
 
 
@@ -217,10 +218,10 @@ def _dataset_id(conn: Connection, name: str) -> int | None:
     ).scalar_one_or_none()
 
 
-def resolve_ref(ws: Workspace, ref: str) -> DatasetVersion:
+def resolve_ref(stores: Stores, ref: str) -> DatasetVersion:
     """Find a version by ``name`` (latest), ``name@latest``, ``name@v3`` or ``name@<hash prefix>``."""
     name, _, selector = ref.partition("@")
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         dataset_pk = _dataset_id(conn, name)
         if dataset_pk is None:
             known = [r.name for r in conn.execute(select(t.datasets.c.name)).all()]
@@ -253,32 +254,49 @@ def resolve_ref(ws: Workspace, ref: str) -> DatasetVersion:
                 f"{ref!r} matches {len(rows)} versions",
                 hint="Give more characters of the hash.",
             )
-        return _from_row(ws, rows[0], name, _parent_hashes(conn, rows[0].id))
+        return _from_row(stores, rows[0], name, _parent_hashes(conn, rows[0].id))
 
 
-def log(ws: Workspace, name: str) -> list[DatasetVersion]:
+def log(stores: Stores, name: str) -> list[DatasetVersion]:
     """Every version of ``name``, newest first."""
     name = name.partition("@")[0]
-    resolve_ref(ws, name)  # raises a helpful error for unknown names
-    with ws.meta.read() as conn:
+    resolve_ref(stores, name)  # raises a helpful error for unknown names
+    with stores.meta.read() as conn:
         dataset_pk = _dataset_id(conn, name)
         rows = conn.execute(
             select(t.versions)
             .where(t.versions.c.dataset_id == dataset_pk)
             .order_by(t.versions.c.seq.desc())
         ).all()
-        return [_from_row(ws, r, name, _parent_hashes(conn, r.id)) for r in rows]
+        return [_from_row(stores, r, name, _parent_hashes(conn, r.id)) for r in rows]
 
 
-def _damaged(ws: Workspace, digest: str) -> bool:
+def diff_versions(stores: Stores, a: str, b: str) -> VersionDiff:
+    """Examples added, removed, relabeled, changed and moved from version ``a`` to ``b``."""
+    from dcai.data._diff import diff_frames
+
+    va, vb = resolve_ref(stores, a), resolve_ref(stores, b)
+    return diff_frames(
+        va.to_pandas(),
+        vb.to_pandas(),
+        va.roles,
+        vb.roles,
+        a_name=va.ref,
+        b_name=vb.ref,
+        annotations_a=va.annotations(),
+        annotations_b=vb.annotations(),
+    )
+
+
+def _damaged(stores: Stores, digest: str) -> bool:
     """Whether a stored table object is missing or no longer matches its hash."""
-    if not ws.objects.exists(digest, suffix=_DATA_SUFFIX):
+    if not stores.objects.exists(digest, suffix=_DATA_SUFFIX):
         return True
-    return ws.objects.check(digest, suffix=_DATA_SUFFIX) is not None
+    return stores.objects.check(digest, suffix=_DATA_SUFFIX) is not None
 
 
 def _repair_objects(
-    ws: Workspace, existing: DatasetVersion, frame: pd.DataFrame, annotations: pd.DataFrame | None
+    stores: Stores, existing: DatasetVersion, frame: pd.DataFrame, annotations: pd.DataFrame | None
 ) -> None:
     """Adding content whose version exists rewrites the version's objects if they are damaged.
 
@@ -290,11 +308,11 @@ def _repair_objects(
     if existing.annotations_object is not None and annotations is not None:
         pairs.append(("annotations_object", existing.annotations_object, annotations))
     for column, digest, table in pairs:
-        if not _damaged(ws, digest):
+        if not _damaged(stores, digest):
             continue
-        written = _write_table(ws, table)
+        written = _write_table(stores, table)
         if written != digest:
-            with ws.meta.transaction() as conn:
+            with stores.meta.transaction() as conn:
                 conn.execute(
                     t.versions.update()
                     .where(t.versions.c.version_hash == existing.id)
@@ -309,7 +327,7 @@ def _repair_objects(
             object.__setattr__(existing, column, written)
 
 
-def _write_table(ws: Workspace, frame: pd.DataFrame) -> str:
+def _write_table(stores: Stores, frame: pd.DataFrame) -> str:
     dictionary = _dictionary_columns(frame)
 
     def writer(path: Path) -> None:
@@ -317,7 +335,7 @@ def _write_table(ws: Workspace, frame: pd.DataFrame) -> str:
             path, index=False, engine="pyarrow", compression="zstd", use_dictionary=dictionary
         )
 
-    return ws.objects.write(writer, suffix=_DATA_SUFFIX)
+    return stores.objects.write(writer, suffix=_DATA_SUFFIX)
 
 
 _DICTIONARY_SAMPLE_ROWS = 1 << 16
@@ -362,7 +380,7 @@ def annotations_digest(annotations: pd.DataFrame | None) -> str | None:
 
 
 def commit_version(
-    ws: Workspace,
+    stores: Stores,
     name: str,
     frame: pd.DataFrame,
     roles: ColumnRoles,
@@ -389,23 +407,23 @@ def commit_version(
     steps("hashing content")
     ann_digest = annotations_digest(annotations)
     version_hash = content_hash(frame, roles, annotations_digest=ann_digest)
-    existing = _find(ws, name, version_hash)
+    existing = _find(stores, name, version_hash)
     if existing is not None:
-        _repair_objects(ws, existing, frame, annotations)
+        _repair_objects(stores, existing, frame, annotations)
         steps.done()
         return existing
     steps("writing data")
     if data_object is None:
-        data_object = _write_table(ws, frame)
+        data_object = _write_table(stores, frame)
     annotations_object = None
     if ann_digest is not None and annotations is not None:
-        annotations_object = _write_table(ws, annotations)
+        annotations_object = _write_table(stores, annotations)
     steps("committing")
     author = current_author(author)
     created_at = now_iso()
     schema = roles.to_dict()
     schema["dtypes"] = {str(c): str(frame[c].dtype) for c in frame.columns}
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         dataset_pk = _dataset_id(conn, name)
         if dataset_pk is None:
             dataset_pk = conn.execute(
@@ -421,7 +439,7 @@ def commit_version(
             ).first()
             if row is not None:
                 conn.rollback()
-                found = _find(ws, name, version_hash)
+                found = _find(stores, name, version_hash)
                 assert found is not None  # invariant: the row was just seen
                 steps.done()
                 return found
@@ -472,7 +490,7 @@ def commit_version(
                 )
             )
     steps.done()
-    version = resolve_ref(ws, f"{name}@{version_hash}")
+    version = resolve_ref(stores, f"{name}@{version_hash}")
     return _with_created(version)
 
 
@@ -482,8 +500,8 @@ def _with_created(version: DatasetVersion) -> DatasetVersion:
     return replace(version, created=True)
 
 
-def _find(ws: Workspace, name: str, version_hash: str) -> DatasetVersion | None:
-    with ws.meta.read() as conn:
+def _find(stores: Stores, name: str, version_hash: str) -> DatasetVersion | None:
+    with stores.meta.read() as conn:
         dataset_pk = _dataset_id(conn, name)
         if dataset_pk is None:
             return None
@@ -495,13 +513,13 @@ def _find(ws: Workspace, name: str, version_hash: str) -> DatasetVersion | None:
         ).first()
         if row is None:
             return None
-        return _from_row(ws, row, name, _parent_hashes(conn, row.id))
+        return _from_row(stores, row, name, _parent_hashes(conn, row.id))
 
 
-def latest_or_none(ws: Workspace, name: str) -> DatasetVersion | None:
+def latest_or_none(stores: Stores, name: str) -> DatasetVersion | None:
     """The latest version of ``name``, or ``None`` for a new dataset."""
     try:
-        return resolve_ref(ws, name)
+        return resolve_ref(stores, name)
     except UnknownRefError:
         return None
 
@@ -516,7 +534,7 @@ def _carried_annotations(parent: DatasetVersion | None, frame: pd.DataFrame) -> 
 
 
 def add_dataset(
-    ws: Workspace,
+    stores: Stores,
     name: str,
     source: pd.DataFrame | str | Path,
     *,
@@ -536,7 +554,7 @@ def add_dataset(
     steps("reading")
     raw = read_table(source)
     steps("checking columns")
-    parent = latest_or_none(ws, name)
+    parent = latest_or_none(stores, name)
     if parent is not None:
         # A new version of an existing dataset keeps the column roles declared before,
         # unless this call declares them again.
@@ -568,7 +586,7 @@ def add_dataset(
             steps(description)
 
     version = commit_version(
-        ws,
+        stores,
         name,
         frame,
         roles,

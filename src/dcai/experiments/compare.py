@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dcai._intervals import percentile_interval
 from dcai.data._schema import EXAMPLE_ID
+from dcai.data.versions import diff_versions, resolve_ref
 from dcai.errors import InvalidInputError
 from dcai.store import read_parquet_object
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["code_key", "compare_runs", "eval_labels", "paired_bootstrap", "same_code"]
 
@@ -59,13 +61,13 @@ def same_code(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
     return key_a == key_b
 
 
-def run_predictions(ws: Workspace, detail: dict[str, Any]) -> pd.DataFrame | None:
+def run_predictions(stores: Stores, detail: dict[str, Any]) -> pd.DataFrame | None:
     """A run's dev predictions (``example_id``, ``label``, ``predicted`` as text), if stored."""
     found = [a for a in detail["artifacts"] if a["name"] == "predictions.parquet"]
     if not found:
         return None
     frame: pd.DataFrame = read_parquet_object(
-        ws.objects, found[0]["sha256"], what=f"the predictions of run {detail['id'][:8]}"
+        stores.objects, found[0]["sha256"], what=f"the predictions of run {detail['id'][:8]}"
     )
     dev = frame[frame["split"] == "dev"]
     return pd.DataFrame(
@@ -77,10 +79,10 @@ def run_predictions(ws: Workspace, detail: dict[str, Any]) -> pd.DataFrame | Non
     )
 
 
-def eval_labels(ws: Workspace, ref: str) -> tuple[pd.Series, str]:
+def eval_labels(stores: Stores, ref: str) -> tuple[pd.Series, str]:
     """The examples and labels of a pinned evaluation version: its dev split, or all of it when
     it has no split. A Series of labels (text) indexed by example id, and its description."""
-    version = ws.dataset(ref)
+    version = resolve_ref(stores, ref)
     label, split = version.roles.label, version.roles.split
     columns = [EXAMPLE_ID, label] + ([split] if split else [])
     frame = version.to_pandas(columns=columns)
@@ -137,7 +139,7 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(diff), size=(n_boot, len(diff)))
     reps = diff[draws].mean(axis=1)
-    low, high = np.quantile(reps, [0.025, 0.975])
+    low, high = percentile_interval(reps, 0.95)
     return {
         "metric": "accuracy",
         "n_shared": len(diff),
@@ -176,11 +178,11 @@ def _paired(
     return result
 
 
-def _lineage_between(ws: Workspace, a: str, b: str) -> list[str]:
+def _lineage_between(stores: Stores, a: str, b: str) -> list[str]:
     """The operations on the path from version ``a`` up to version ``b`` (b's ancestors)."""
     steps: list[str] = []
-    node = ws.dataset(b)
-    target = ws.dataset(a).id
+    node = resolve_ref(stores, b)
+    target = resolve_ref(stores, a).id
     seen = 0
     while node.id != target and seen < 200:
         parents = node.parents
@@ -212,7 +214,7 @@ def _code_pair(code_a: dict[str, Any], code_b: dict[str, Any]) -> dict[str, Any]
 
 
 def compare_runs(
-    ws: Workspace, keys: list[str], *, seed: int = 0, eval_ref: str | None = None
+    stores: Stores, keys: list[str], *, seed: int = 0, eval_ref: str | None = None
 ) -> dict[str, Any]:
     """Compare two or more runs (the first is the reference): JSON-ready.
 
@@ -223,7 +225,9 @@ def compare_runs(
         raise InvalidInputError(
             "give two or more runs to compare", hint="dcai runs compare RUN RUN"
         )
-    details = [ws.run(k) for k in keys]
+    from dcai.experiments.query import run_detail
+
+    details = [run_detail(stores, k) for k in keys]
     ids = [d["id"][:8] for d in details]
     all_params = sorted(set().union(*(d["params"] for d in details)))
     params = {
@@ -236,11 +240,11 @@ def compare_runs(
         key: {i: d["metrics"].get(key) for i, d in zip(ids, details, strict=True)}
         for key in all_metrics
     }
-    predictions = [run_predictions(ws, d) for d in details]
+    predictions = [run_predictions(stores, d) for d in details]
     pinned: pd.Series | None = None
     pinned_what = ""
     if eval_ref is not None:
-        pinned, pinned_what = eval_labels(ws, eval_ref)
+        pinned, pinned_what = eval_labels(stores, eval_ref)
         for detail, found in zip(details, predictions, strict=True):
             missing_predictions(found, pinned, detail["id"], pinned_what)
     reference = details[0]
@@ -256,14 +260,14 @@ def compare_runs(
         pair["code"] = _code_pair(reference["code"], other["code"])
         data_a, data_b = reference["dataset"], other["dataset"]
         if data_a and data_b and data_a.split("@")[0] == data_b.split("@")[0]:
-            diff = ws.diff(data_a, data_b)
+            diff = diff_versions(stores, data_a, data_b)
             pair["data"] = {
                 **{
                     k: v
                     for k, v in diff.counts.items()
                     if k in ("added", "removed", "relabeled", "changed")
                 },
-                "lineage": _lineage_between(ws, data_a, data_b),
+                "lineage": _lineage_between(stores, data_a, data_b),
             }
         else:
             pair["data"] = None if data_a == data_b else {"note": "different datasets"}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dcai.data._schema import EXAMPLE_ID
+from dcai.data.versions import resolve_ref
 from dcai.errors import InvalidInputError, UnknownRefError
 from dcai.experiments.compare import (
     MIN_SHARED,
@@ -37,14 +38,14 @@ from dcai.experiments.compare import (
 )
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["data_view"]
 
 
-def _dev_labels(ws: Workspace, ref: str) -> pd.Series:
+def _dev_labels(stores: Stores, ref: str) -> pd.Series:
     """A version's dev labels (text) by example id; every example when it has no split."""
-    version = ws.dataset(ref)
+    version = resolve_ref(stores, ref)
     label, split = version.roles.label, version.roles.split
     frame = version.to_pandas(columns=[EXAMPLE_ID, label] + ([split] if split else []))
     if split:
@@ -64,7 +65,7 @@ def _dev_change(before: pd.Series, after: pd.Series) -> dict[str, int]:
 
 
 def data_view(
-    ws: Workspace,
+    stores: Stores,
     *,
     recipe: str,
     dataset: str | None = None,
@@ -86,7 +87,9 @@ def data_view(
             hint="Leave out --metric (or compare other metrics with dcai runs list).",
         )
     where = f"params.recipe = '{recipe}' and status = 'FINISHED'"
-    runs = ws.runs(where=where)
+    from dcai.experiments.query import list_runs, run_detail
+
+    runs = list_runs(stores, where=where)
     if dataset is not None and not runs.empty:
         runs = runs[runs["dataset"].str.startswith(f"{dataset}@")]
     if runs.empty:
@@ -95,7 +98,7 @@ def data_view(
             hint=f"Train some: dcai train {dataset or 'REF'} --recipe {recipe}",
         )
     column = f"metrics.{metric}"
-    details = {run_id: ws.run(run_id) for run_id in runs["run"]}
+    details = {run_id: run_detail(stores, run_id) for run_id in runs["run"]}
 
     def key(run_id: str) -> tuple[str, str]:
         detail = details[run_id]
@@ -106,7 +109,7 @@ def data_view(
     rows = []
     for ref, group in same.groupby("dataset", sort=False):
         newest = group.iloc[0]
-        version = ws.dataset(ref)
+        version = resolve_ref(stores, ref)
         own = newest[column] if column in newest.index else None
         rows.append(
             {
@@ -120,9 +123,9 @@ def data_view(
         )
     rows.sort(key=lambda r: (r["dataset"].split("@")[0], r["seq"]))
 
-    dev = {row["dataset"]: _dev_labels(ws, row["dataset"]) for row in rows}
+    dev = {row["dataset"]: _dev_labels(stores, row["dataset"]) for row in rows}
     if eval_ref is not None:
-        labels, what = eval_labels(ws, eval_ref)
+        labels, what = eval_labels(stores, eval_ref)
     else:
         common = rows[-1]["dataset"]
         index = dev[common].index
@@ -135,7 +138,7 @@ def data_view(
         )
     scored: list[Any] = []
     for row in rows:
-        found = run_predictions(ws, details[row["run"]])
+        found = run_predictions(stores, details[row["run"]])
         if eval_ref is not None:
             missing_predictions(found, labels, row["run"], what)
         elif found is not None:

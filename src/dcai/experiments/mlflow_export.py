@@ -35,10 +35,10 @@ from urllib.parse import unquote, urlparse
 from dcai._optional import import_optional
 from dcai.data.versions import SHORT_ID_LENGTH
 from dcai.errors import InvalidInputError
-from dcai.experiments.query import metric_history
+from dcai.experiments.query import list_runs, metric_history, run_detail
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["export_to_mlflow"]
 
@@ -53,7 +53,7 @@ _STATUS = {"FINISHED": "FINISHED", "FAILED": "FAILED", "CRASHED": "KILLED"}
 
 
 def export_to_mlflow(
-    ws: Workspace,
+    stores: Stores,
     uri: str,
     *,
     runs: list[str] | None = None,
@@ -70,9 +70,9 @@ def export_to_mlflow(
     if experiment is not None and not experiment.strip():
         raise InvalidInputError("the MLflow experiment name must be a non-empty string")
     if runs:
-        keys = [str(ws.run(key)["id"]) for key in runs]  # unknown runs fail before any write
+        keys = [str(run_detail(stores, key)["id"]) for key in runs]  # unknown runs fail before any write
     else:
-        frame = ws.runs()
+        frame = list_runs(stores)
         keys = [str(r) for r in reversed(frame["run"].tolist())]  # oldest first
     try:
         client = tracking.MlflowClient(tracking_uri=uri)
@@ -82,7 +82,7 @@ def export_to_mlflow(
             f"cannot open the MLflow tracking store {uri!r}: {exc.message}",
             hint="Give a tracking URI such as sqlite:///mlflow.db or http://host:5000.",
         ) from exc
-    exporter = _Exporter(ws, client, entities, uri)
+    exporter = _Exporter(stores, client, entities, uri)
     exported = []
     for key in keys:
         try:
@@ -97,8 +97,8 @@ def export_to_mlflow(
 
 
 class _Exporter:
-    def __init__(self, ws: Workspace, client: Any, entities: Any, uri: str) -> None:
-        self.ws = ws
+    def __init__(self, stores: Stores, client: Any, entities: Any, uri: str) -> None:
+        self.stores = stores
         self.client = client
         self.entities = entities
         self.artifact_root = _artifact_root(uri)
@@ -121,7 +121,7 @@ class _Exporter:
         return self.experiments[name]
 
     def export(self, key: str, experiment: str | None) -> dict[str, Any]:
-        detail = self.ws.run(key)
+        detail = run_detail(self.stores, key)
         name = experiment or str(detail["experiment"])
         entry: dict[str, Any] = {
             "run": detail["id"],
@@ -160,7 +160,7 @@ class _Exporter:
         e = self.entities
         tags = _tags(detail)
         history = {
-            metric: metric_history(self.ws, detail["id"], metric) for metric in detail["metrics"]
+            metric: metric_history(self.stores, detail["id"], metric) for metric in detail["metrics"]
         }
         created = self.client.create_run(
             experiment_id,
@@ -210,7 +210,7 @@ class _Exporter:
             raise InvalidInputError(
                 f"artifact name {name!r} of run {dcai_run[:8]} cannot be an MLflow artifact path"
             )
-        data = self.ws.objects.read_bytes(
+        data = self.stores.objects.read_bytes(
             str(artifact["sha256"]), what=f"artifact {name!r} of run {dcai_run[:8]}"
         )
         with tempfile.TemporaryDirectory(prefix="dcai-mlflow-") as tmp:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dcai.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["WEAK_MARGIN", "WEAK_MIN_N", "model_card"]
 
@@ -48,11 +48,11 @@ def _interval(record: dict[str, Any]) -> str:
     return f"[{float(low):.3f}, {float(high):.3f}]"
 
 
-def _artifact_json(ws: Workspace, detail: dict[str, Any], name: str) -> dict[str, Any] | None:
+def _artifact_json(stores: Stores, detail: dict[str, Any], name: str) -> dict[str, Any] | None:
     found = [a for a in detail["artifacts"] if a["name"] == name]
     if not found:
         return None
-    data: dict[str, Any] = json.loads(ws.objects.read_bytes(found[0]["sha256"]))
+    data: dict[str, Any] = json.loads(stores.objects.read_bytes(found[0]["sha256"]))
     return data
 
 
@@ -74,10 +74,10 @@ def _lineage(version: Any) -> list[list[str]]:
     return rows
 
 
-def _label_quality(ws: Workspace, version: Any) -> list[Block]:
+def _label_quality(stores: Stores, version: Any) -> list[Block]:
     from dcai.quality.audit import list_audits
 
-    audits = list_audits(ws, version.dataset)
+    audits = list_audits(stores, version.dataset)
     by_version = {a.version_id: a for a in reversed(audits)}  # newest wins
     current, hops = version, 0
     while current is not None:
@@ -135,13 +135,15 @@ def _weak(overall: float | None, metrics: dict[str, Any]) -> list[list[str]]:
     return sorted(rows, key=lambda r: float(r[3]) if r[3] != "—" else 1.0)
 
 
-def _blocks(ws: Workspace, ref: str) -> tuple[str, list[Block]]:
+def _blocks(stores: Stores, ref: str) -> tuple[str, list[Block]]:
     from dcai.data.versions import resolve_ref
     from dcai.experiments.registry import alias_history, resolve_model
 
-    mv = resolve_model(ws, ref)
-    detail = ws.run(mv.run)
-    metrics = _artifact_json(ws, detail, "metrics.json") or {}
+    mv = resolve_model(stores, ref)
+    from dcai.experiments.query import run_detail
+
+    detail = run_detail(stores, mv.run)
+    metrics = _artifact_json(stores, detail, "metrics.json") or {}
     blocks: list[Block] = []
     aliases = ", ".join(mv.aliases) or "none"
     blocks.append(
@@ -169,7 +171,7 @@ def _blocks(ws: Workspace, ref: str) -> tuple[str, list[Block]]:
     if mv.dataset is None:
         blocks.append(("p", "The run recorded no dataset version."))
     else:
-        version = resolve_ref(ws, mv.dataset)
+        version = resolve_ref(stores, mv.dataset)
         blocks.append(
             (
                 "p",
@@ -183,7 +185,7 @@ def _blocks(ws: Workspace, ref: str) -> tuple[str, list[Block]]:
             ("table", ["version", "id", "operation", "message", "rows"], _lineage(version))
         )
         blocks.append(("h3", "Label quality"))
-        blocks.extend(_label_quality(ws, version))
+        blocks.extend(_label_quality(stores, version))
 
     blocks.append(("h2", "Metrics"))
     overall_accuracy = None
@@ -288,7 +290,7 @@ def _blocks(ws: Workspace, ref: str) -> tuple[str, list[Block]]:
             ],
         )
     )
-    moves = [m for m in alias_history(ws, mv.name) if mv.version in (m.from_version, m.to_version)]
+    moves = [m for m in alias_history(stores, mv.name) if mv.version in (m.from_version, m.to_version)]
     if moves:
         blocks.append(("h2", "Alias history of this version"))
         blocks.append(
@@ -367,9 +369,9 @@ def _html(title: str, blocks: list[Block]) -> str:
     )
 
 
-def model_card(ws: Workspace, ref: str, *, fmt: Literal["markdown", "html"] = "markdown") -> str:
+def model_card(stores: Stores, ref: str, *, fmt: Literal["markdown", "html"] = "markdown") -> str:
     """The model card of a registered version (``NAME``, ``NAME/3``, ``NAME@alias``)."""
     if fmt not in ("markdown", "html"):
         raise InvalidInputError(f"unknown card format {fmt!r}", hint="Use markdown or html.")
-    title, blocks = _blocks(ws, ref)
+    title, blocks = _blocks(stores, ref)
     return _markdown(title, blocks) if fmt == "markdown" else _html(title, blocks)

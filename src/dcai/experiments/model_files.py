@@ -92,7 +92,7 @@ import numpy as np
 from dcai.errors import InvalidInputError, UnknownRefError
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = [
     "LEGACY_MODEL_ARTIFACT",
@@ -747,20 +747,22 @@ def load_model_bytes(data: bytes, *, what: str = "the model", trusted: Iterable[
     return _load_skops(data, what=what, allowed=allowed)
 
 
-def load_model(ws: Workspace, run: str, *, trusted: Iterable[str] = ()) -> Any:
+def load_model(stores: Stores, run: str, *, trusted: Iterable[str] = ()) -> Any:
     """The fitted model of a run: its bytes checked against the stored sha256, its types
     against :data:`TRUSTED_TYPES` (plus the exact names in ``trusted``).
 
     Looks for ``model.dcai`` first, then an older run's ``model.skops``.
     """
-    detail = ws.run(run)
+    from dcai.experiments.query import run_detail
+
+    detail = run_detail(stores, run)
     by_name = {a["name"]: a for a in detail["artifacts"]}
     what = f"the model of run {detail['id'][:8]}"
     if MODEL_ARTIFACT in by_name:
-        data = ws.objects.read_bytes(by_name[MODEL_ARTIFACT]["sha256"], what=what)
+        data = stores.objects.read_bytes(by_name[MODEL_ARTIFACT]["sha256"], what=what)
         return _load_dcai(data, what=what, allowed=_allowed(trusted))
     if LEGACY_MODEL_ARTIFACT in by_name:
-        data = ws.objects.read_bytes(by_name[LEGACY_MODEL_ARTIFACT]["sha256"], what=what)
+        data = stores.objects.read_bytes(by_name[LEGACY_MODEL_ARTIFACT]["sha256"], what=what)
         return load_model_bytes(data, what=what, trusted=trusted)
     raise UnknownRefError(
         f"run {detail['id'][:8]} stored no model", hint="Train one: dcai train REF"

@@ -41,7 +41,7 @@ from dcai._optional import import_optional
 from dcai.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["MISSING_CATEGORY", "OnnxExport", "export_onnx"]
 
@@ -270,12 +270,12 @@ def _input_types(model: Any, signature: dict[str, Any]) -> dict[str, str]:
     return kinds
 
 
-def _check_rows(ws: Workspace, dataset: str | None, ref: str) -> tuple[pd.DataFrame, str]:
+def _check_rows(stores: Stores, dataset: str | None, ref: str) -> tuple[pd.DataFrame, str]:
     from dcai.data.versions import resolve_ref
 
     if dataset is None:
         raise _refuse(ref, "its run has no data version to check the export against")
-    version = resolve_ref(ws, dataset)
+    version = resolve_ref(stores, dataset)
     frame = version.to_pandas()
     split = version.roles.split
     if split is not None and split in frame.columns:
@@ -299,7 +299,7 @@ def _feeds(frame: pd.DataFrame, kinds: dict[str, str], columns: list[str]) -> di
     return feeds
 
 
-def export_onnx(ws: Workspace, ref: str, out: str | Path, *, force: bool = False) -> OnnxExport:
+def export_onnx(stores: Stores, ref: str, out: str | Path, *, force: bool = False) -> OnnxExport:
     """Convert the registered model ``ref`` to ONNX, verify it, and write it to ``out``.
 
     Raises :class:`~dcai.errors.InvalidInputError` (nothing written) when the model cannot be
@@ -309,10 +309,10 @@ def export_onnx(ws: Workspace, ref: str, out: str | Path, *, force: bool = False
     from dcai._user_files import check_output_path, write_user_bytes
     from dcai.experiments.registry import load_registered_model
 
-    check_output_path(out, workspace=ws, force=force)
+    check_output_path(out, workspace=stores, force=force)
     import_optional("skl2onnx", extra="onnx", purpose="Exporting to ONNX")
     ort = import_optional("onnxruntime", extra="onnx", purpose="Checking an ONNX export")
-    version, model = load_registered_model(ws, ref)
+    version, model = load_registered_model(stores, ref)
     label = version.ref
     columns = version.features
     if not columns:
@@ -362,7 +362,7 @@ def export_onnx(ws: Workspace, ref: str, out: str | Path, *, force: bool = False
             f"the converted graph has inputs {names} and outputs {outputs}, not one input per "
             "column and label, probabilities",
         )
-    frame, source = _check_rows(ws, version.dataset, label)
+    frame, source = _check_rows(stores, version.dataset, label)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise _refuse(label, f"its data version lacks the columns {', '.join(missing)}")
@@ -387,7 +387,7 @@ def export_onnx(ws: Workspace, ref: str, out: str | Path, *, force: bool = False
             hint="Serve this model with dcai itself; float32 arithmetic in ONNX can flip "
             "decisions near tree thresholds or for very large numbers.",
         )
-    written = write_user_bytes(out, data, workspace=ws, force=force)
+    written = write_user_bytes(out, data, workspace=stores, force=force)
     return OnnxExport(
         ref=label,
         path=written,

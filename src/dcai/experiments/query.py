@@ -17,10 +17,10 @@ from dcai.data.versions import SHORT_ID_LENGTH
 from dcai.errors import InvalidInputError
 from dcai.experiments._where import Clause, parse_where
 from dcai.experiments.runs import effective_status, resolve_run
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["list_runs", "metric_history", "run_detail"]
 
@@ -89,7 +89,7 @@ def _order(order_by: str | None) -> tuple[str, str, bool]:
 
 
 def list_runs(
-    ws: Workspace,
+    stores: Stores,
     *,
     experiment: str | None = None,
     where: str | None = None,
@@ -148,7 +148,7 @@ def list_runs(
         if limit < 1:
             raise InvalidInputError(f"limit must be at least 1; got {limit}")
         query = query.limit(limit)
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(query).all()
         pks = [r.id for r in rows]
         params = _values(conn, t.run_params, pks)
@@ -189,12 +189,12 @@ def _values(conn: Any, table: Any, pks: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def run_detail(ws: Workspace, key: str) -> dict[str, Any]:
+def run_detail(stores: Stores, key: str) -> dict[str, Any]:
     """One run in full, JSON-ready: ``id, experiment, name, status, dataset, code, params,
     metrics`` (latest value per key), ``tags, artifacts, environment, started, ended, error``."""
-    pk, _ = resolve_run(ws, key)
+    pk, _ = resolve_run(stores, key)
     runs = t.runs
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         r = conn.execute(
             select(
                 runs,
@@ -235,11 +235,11 @@ def run_detail(ws: Workspace, key: str) -> dict[str, Any]:
     }
 
 
-def metric_history(ws: Workspace, key: str, metric: str) -> pd.DataFrame:
+def metric_history(stores: Stores, key: str, metric: str) -> pd.DataFrame:
     """Every value of one metric of one run: ``step, value, timestamp``, by step."""
-    pk, _ = resolve_run(ws, key)
+    pk, _ = resolve_run(stores, key)
     m = t.run_metrics
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(
             select(m.c.step, m.c.value, m.c.timestamp)
             .where((m.c.run_id == pk) & (m.c.key == metric))

@@ -41,10 +41,10 @@ from sqlalchemy import func, select
 
 from dcai.data.versions import current_author, now_iso
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = [
     "AliasMove",
@@ -247,11 +247,11 @@ def parse_model_ref(ref: str) -> tuple[str, int | None, str | None]:
 _REF_HINT = "Write NAME (newest version), NAME/3 (version 3) or NAME@production (an alias)."
 
 
-def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
+def resolve_model(stores: Stores, ref: str) -> ModelVersion:
     """The model version a reference names (``NAME``, ``NAME/3``, ``NAME@alias``)."""
     name, number, alias = parse_model_ref(ref)
     mv = t.model_versions
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
@@ -294,10 +294,10 @@ def resolve_model(ws: Workspace, ref: str) -> ModelVersion:
     return _from_row(row, aliases)
 
 
-def model_versions(ws: Workspace, name: str) -> list[ModelVersion]:
+def model_versions(stores: Stores, name: str) -> list[ModelVersion]:
     """Every version of a model, oldest first."""
     mv = t.model_versions
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
@@ -308,10 +308,10 @@ def model_versions(ws: Workspace, name: str) -> list[ModelVersion]:
     return [_from_row(r, aliases) for r in rows]
 
 
-def list_models(ws: Workspace) -> list[ModelSummary]:
+def list_models(stores: Stores) -> list[ModelSummary]:
     """Every registered model, by name."""
     mv = t.model_versions
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         counts = {
             int(r.model_id): (int(r.n), int(r.latest))
             for r in conn.execute(
@@ -342,10 +342,10 @@ def list_models(ws: Workspace) -> list[ModelSummary]:
     ]
 
 
-def alias_history(ws: Workspace, name: str) -> list[AliasMove]:
+def alias_history(stores: Stores, name: str) -> list[AliasMove]:
     """Every move of every alias of a model, oldest first."""
     e = t.model_alias_events
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
@@ -360,26 +360,26 @@ def alias_history(ws: Workspace, name: str) -> list[AliasMove]:
 
 
 def _load_object(
-    ws: Workspace, digest: str, *, what: str, trusted: Iterable[str] = ()
+    stores: Stores, digest: str, *, what: str, trusted: Iterable[str] = ()
 ) -> Any:
     """A stored model by its sha256: bytes verified, only exact trusted types constructed."""
     from dcai.experiments.model_files import load_model_bytes
 
-    data = ws.objects.read_bytes(digest, what=what)
+    data = stores.objects.read_bytes(digest, what=what)
     return load_model_bytes(data, what=what, trusted=trusted)
 
 
 def _signature(
-    ws: Workspace, detail: dict[str, Any], digest: str, trusted: Iterable[str]
+    stores: Stores, detail: dict[str, Any], digest: str, trusted: Iterable[str]
 ) -> dict[str, Any]:
     """Training features (name, dtype, role), label column and classes of a run's model."""
     from dcai.data.versions import resolve_ref
 
-    model = _load_object(ws, digest, what=f"the model of run {detail['id'][:8]}", trusted=trusted)
+    model = _load_object(stores, digest, what=f"the model of run {detail['id'][:8]}", trusted=trusted)
     classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
     signature: dict[str, Any] = {"classes": classes, "inputs": [], "label": None}
     if detail["dataset"] is not None:
-        version = resolve_ref(ws, detail["dataset"])
+        version = resolve_ref(stores, detail["dataset"])
         roles = version.roles
         signature["label"] = roles.label
         signature["inputs"] = [
@@ -395,7 +395,7 @@ def _signature(
 
 
 def register_model(
-    ws: Workspace,
+    stores: Stores,
     run: str,
     *,
     name: str,
@@ -415,7 +415,9 @@ def register_model(
             f"model name {name!r} is not allowed",
             hint="Use letters, digits, '.', '_' and '-' (up to 200 characters); no '/' or '@'.",
         )
-    detail = ws.run(run)
+    from dcai.experiments.query import run_detail
+
+    detail = run_detail(stores, run)
     if detail["status"] != "FINISHED":
         raise InvalidInputError(
             f"run {detail['id'][:8]} is {detail['status']}; only a FINISHED run can be registered",
@@ -431,13 +433,13 @@ def register_model(
             hint="Register a run made by dcai train.",
         )
     digest = found["sha256"]
-    signature = _signature(ws, detail, digest, trusted)
+    signature = _signature(stores, detail, digest, trusted)
     from dcai.experiments.runs import resolve_run
 
-    run_pk, _ = resolve_run(ws, detail["id"])
+    run_pk, _ = resolve_run(stores, detail["id"])
     who = current_author(author)
     mv = t.model_versions
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             model_pk = int(
@@ -471,7 +473,7 @@ def register_model(
 
 
 def set_model_alias(
-    ws: Workspace,
+    stores: Stores,
     name: str,
     version: int | str,
     alias: str,
@@ -489,7 +491,7 @@ def set_model_alias(
     mv = t.model_versions
     a = t.model_aliases
     who = current_author(author)
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
@@ -528,16 +530,16 @@ def set_model_alias(
                     at=now_iso(),
                 )
             )
-    return resolve_model(ws, f"{name}/{number}")
+    return resolve_model(stores, f"{name}/{number}")
 
 
 def remove_model_alias(
-    ws: Workspace, name: str, alias: str, *, author: str | None = None, reason: str = ""
+    stores: Stores, name: str, alias: str, *, author: str | None = None, reason: str = ""
 ) -> AliasMove:
     """Unset an alias (recorded in the history like any move)."""
     a = t.model_aliases
     who = current_author(author)
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         model_pk = _model_pk(conn, name)
         if model_pk is None:
             raise _unknown_model(conn, name)
@@ -582,18 +584,18 @@ def _version_number(version: int | str) -> int:
 
 
 def load_registered_model(
-    ws: Workspace, ref: str, *, trusted: Iterable[str] = ()
+    stores: Stores, ref: str, *, trusted: Iterable[str] = ()
 ) -> tuple[ModelVersion, Any]:
     """The version a reference names and its fitted model (hash and types checked first)."""
-    version = resolve_model(ws, ref)
-    model = _load_object(ws, version.model_sha256, what=f"model {version.ref}", trusted=trusted)
+    version = resolve_model(stores, ref)
+    model = _load_object(stores, version.model_sha256, what=f"model {version.ref}", trusted=trusted)
     return version, model
 
 
-def is_model_ref(ws: Workspace, ref: str) -> bool:
+def is_model_ref(stores: Stores, ref: str) -> bool:
     """Whether ``ref`` names a registered model (``NAME/3``, ``NAME@alias``, or a registered
     ``NAME``) rather than a run id."""
     if "/" in ref or "@" in ref:
         return True
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         return _model_pk(conn, ref.strip()) is not None

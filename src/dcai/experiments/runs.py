@@ -49,11 +49,11 @@ from sqlalchemy import select, update
 
 from dcai._provenance import current_author, now_iso
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
     from dcai.data.versions import DatasetVersion
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["FLUSH_AT_VALUES", "FLUSH_INTERVAL_S", "MAX_UNFLUSHED_VALUES", "Run", "start_run"]
 
@@ -81,7 +81,7 @@ class Run:
 
     def __init__(
         self,
-        ws: Workspace,
+        stores: Stores,
         pk: int,
         run_id: str,
         experiment: str,
@@ -89,7 +89,7 @@ class Run:
         dataset: DatasetVersion | None,
         code: dict[str, Any],
     ) -> None:
-        self._ws = ws
+        self._bound_stores = stores
         self._pk = pk
         self.id = run_id
         self.experiment = experiment
@@ -216,8 +216,8 @@ class Run:
         return self._put_artifact(name if name.endswith(suffix) else name + suffix, data, "figure")
 
     def _put_artifact(self, name: str, data: bytes, kind: str) -> str:
-        digest = _put_bytes(self._ws, data)
-        with self._ws.meta.transaction() as conn:
+        digest = _put_bytes(self._bound_stores, data)
+        with self._bound_stores.meta.transaction() as conn:
             conn.execute(
                 t.run_artifacts.delete().where(
                     (t.run_artifacts.c.run_id == self._pk) & (t.run_artifacts.c.name == name)
@@ -267,7 +267,7 @@ class Run:
         tags: dict[str, str],
         now: float,
     ) -> None:
-        with self._ws.meta.transaction() as conn:
+        with self._bound_stores.meta.transaction() as conn:
             if params:
                 conn.execute(
                     t.run_params.insert(),
@@ -306,7 +306,7 @@ class Run:
         if status not in ("FINISHED", "FAILED"):
             raise InvalidInputError(f"a run ends FINISHED or FAILED; got {status!r}")
         self.flush()
-        with self._ws.meta.transaction() as conn:
+        with self._bound_stores.meta.transaction() as conn:
             conn.execute(
                 update(t.runs)
                 .where(t.runs.c.id == self._pk)
@@ -331,13 +331,13 @@ class Run:
             self.end("FAILED", error=text)
 
 
-def _put_bytes(ws: Workspace, data: bytes) -> str:
+def _put_bytes(stores: Stores, data: bytes) -> str:
     """Store bytes as a content-addressed object; its sha256."""
 
     def write(path: Path) -> None:
         path.write_bytes(data)
 
-    return ws.objects.write(write)
+    return stores.objects.write(write)
 
 
 def _check_key(key: Any, what: str) -> str:
@@ -451,7 +451,7 @@ def _version_pk(conn: Any, version: DatasetVersion) -> int:
 
 
 def start_run(
-    ws: Workspace,
+    stores: Stores,
     *,
     experiment: str = "default",
     dataset: str | None = None,
@@ -476,7 +476,7 @@ def start_run(
     if dataset is not None:
         from dcai.data.versions import resolve_ref  # only when a dataset is named: loads pandas
 
-        version = resolve_ref(ws, dataset)
+        version = resolve_ref(stores, dataset)
     code: dict[str, Any] = {"kind": "not captured"}
     diff_object = None
     diff_size = 0
@@ -484,11 +484,11 @@ def start_run(
         captured = capture_code_version()
         code = captured.to_dict()
         if captured.diff:
-            diff_object = _put_bytes(ws, captured.diff)
+            diff_object = _put_bytes(stores, captured.diff)
             diff_size = len(captured.diff)
     env = capture_environment()
     run_id = uuid.uuid4().hex
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         experiment_pk = _experiment_pk(conn, experiment)
         pk = int(
             conn.execute(
@@ -509,9 +509,9 @@ def start_run(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         )
-    run = Run(ws, pk, run_id, experiment, name or run_id[:8], version, code)
+    run = Run(stores, pk, run_id, experiment, name or run_id[:8], version, code)
     if diff_object is not None:
-        with ws.meta.transaction() as conn:
+        with stores.meta.transaction() as conn:
             conn.execute(
                 t.run_artifacts.insert().values(
                     run_id=pk, name="code.diff", object=diff_object, size=diff_size, kind="code"
@@ -546,12 +546,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def resolve_run(ws: Workspace, key: str) -> tuple[int, str]:
+def resolve_run(stores: Stores, key: str) -> tuple[int, str]:
     """The run a full id or an unambiguous prefix names: ``(pk, run_id)``."""
     text = key.strip().lower()
     if len(text) < 4:
         raise InvalidInputError(f"run id {key!r} is too short", hint="Give at least 4 characters.")
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(
             select(t.runs.c.id, t.runs.c.run_id).where(t.runs.c.run_id.startswith(text)).limit(2)
         ).all()

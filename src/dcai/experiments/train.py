@@ -29,7 +29,7 @@ from dcai.errors import DcaiError, InvalidInputError, UnknownRefError
 from dcai.experiments.model_files import MODEL_ARTIFACT, dump_model, load_model
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["TrainResult", "load_model", "train"]
 
@@ -94,7 +94,7 @@ def _scores(
 
 
 def train(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     recipe: str = "logreg",
@@ -113,7 +113,7 @@ def train(
     from dcai.experiments.recipes import build_recipe
     from dcai.experiments.runs import start_run
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     frame = version.to_pandas()
     inputs = list(version.roles.inputs)
     if not inputs:
@@ -129,7 +129,7 @@ def train(
     )
     notes: list[str] = []
     with start_run(
-        ws,
+        stores,
         experiment=experiment or version.dataset,
         dataset=version.ref,
         params={"recipe": recipe, **(params or {})},
@@ -180,7 +180,7 @@ def train(
             )
             slices[column] = per[["group", "n", "value"]].to_dict(orient="records")
         baselines = _baselines(
-            ws, version, X, y, train_rows, dev_rows, classes, random_state, notes
+            stores, version, X, y, train_rows, dev_rows, classes, random_state, notes
         )
         for name, value in baselines.items():
             if value is not None:
@@ -237,7 +237,7 @@ def _overfit_check(model: Any, X: pd.DataFrame, y: np.ndarray, recipe: str, seed
 
 
 def _baselines(
-    ws: Workspace,
+    stores: Stores,
     version: Any,
     X: pd.DataFrame,
     y: np.ndarray,
@@ -262,28 +262,28 @@ def _baselines(
     from dcai.labels.reports import latest_report
 
     try:
-        hlp = latest_report(ws, version.dataset, "hlp")
+        hlp = latest_report(stores, version.dataset, "hlp")
         overall = hlp.table.query("scope == 'overall'")
         out["hlp.accuracy"] = float(overall["accuracy"].iloc[0]) if len(overall) else None
     except UnknownRefError:
         notes.append("no human-level performance stored (dcai labels hlp) to compare with")
         out["hlp.accuracy"] = None
-    out["production.accuracy"] = _production_score(ws, version, X[dev_rows], y[dev_rows], notes)
+    out["production.accuracy"] = _production_score(stores, version, X[dev_rows], y[dev_rows], notes)
     return out
 
 
 def _production_score(
-    ws: Workspace, version: Any, X: pd.DataFrame, y: np.ndarray, notes: list[str]
+    stores: Stores, version: Any, X: pd.DataFrame, y: np.ndarray, notes: list[str]
 ) -> float | None:
     """Dev accuracy of the model aliased ``production`` that was trained on this dataset:
     the old system is a baseline too."""
     from dcai.experiments.registry import list_models, load_registered_model
 
-    for summary in list_models(ws):
+    for summary in list_models(stores):
         if "production" not in summary.aliases:
             continue
         try:
-            registered, model = load_registered_model(ws, f"{summary.name}@production")
+            registered, model = load_registered_model(stores, f"{summary.name}@production")
         except DcaiError as exc:  # a baseline must never fail the run
             notes.append(f"the production model {summary.name} could not be loaded: {exc}")
             continue

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dcai._intervals import percentile_interval
 from dcai._validate import check_confidence, check_n_boot
 from dcai.errors import InvalidInputError, SchemaError
 from dcai.labels._annotation_codes import (
@@ -159,11 +160,7 @@ def _others_consensus(enc: EncodedAnnotations, consensus: str) -> np.ndarray:
 
 
 def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return float("nan"), float("nan")
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(finite, [tail, 100 - tail])
+    low, high = percentile_interval(values, confidence)
     return float(low), float(high)
 
 

@@ -22,7 +22,7 @@ from dcai.errors import SchemaError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["ANNOTATION_COLUMNS", "import_annotations", "read_annotations"]
 
@@ -278,7 +278,7 @@ def _is_label_studio(source: pd.DataFrame | str | Path, format: str | None) -> b
 
 
 def import_annotations(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     source: pd.DataFrame | str | Path,
     *,
@@ -306,7 +306,7 @@ def import_annotations(
     not a class set and is not checked). A label outside it is refused,
     naming the rows, unless ``allow_new_classes`` (a class the guideline added on purpose).
     """
-    parent = resolve_ref(ws, ref)
+    parent = resolve_ref(stores, ref)
     where = source_name(source)
     places: list[str] | None = None
     if _is_label_studio(source, format):
@@ -326,7 +326,7 @@ def import_annotations(
     if guideline is not None:
         from dcai.labels.guidelines import resolve_guideline
 
-        guideline_ref = resolve_guideline(ws, guideline).ref
+        guideline_ref = resolve_guideline(stores, guideline).ref
         new["guideline"] = new["guideline"].where(new["guideline"].notna(), guideline_ref)
     known = parent.to_pandas(columns=[EXAMPLE_ID])[EXAMPLE_ID]
     unknown = ~new[EXAMPLE_ID].isin(known).to_numpy()
@@ -358,7 +358,7 @@ def import_annotations(
         # Labels of mixed types cannot be stored in one column: keep them all as text.
         merged["label"] = merged["label"].astype(str).astype(object)
     return commit_version(
-        ws,
+        stores,
         parent.dataset,
         parent.to_pandas(),
         parent.roles,

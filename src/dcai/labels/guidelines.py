@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 
 from dcai.data.versions import current_author, now_iso
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["Guideline", "add_guideline", "list_guidelines", "resolve_guideline"]
 
@@ -53,7 +53,7 @@ class Guideline:
     author: str
     created_at: str
     created: bool = field(default=False, compare=False)
-    _workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    _stores: Stores | None = field(default=None, repr=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -63,9 +63,9 @@ class Guideline:
     @property
     def text(self) -> str:
         """The guideline's markdown."""
-        if self._workspace is None:
+        if self._stores is None:
             raise InvalidInputError("this Guideline is not bound to a workspace")
-        data = self._workspace.objects.read_bytes(
+        data = self._stores.objects.read_bytes(
             self.content_object, suffix=_SUFFIX, what=f"guideline {self.ref}"
         )
         return data.decode("utf-8")
@@ -82,7 +82,7 @@ class Guideline:
         }
 
 
-def _from_row(ws: Workspace, row: Any, *, created: bool = False) -> Guideline:
+def _from_row(stores: Stores, row: Any, *, created: bool = False) -> Guideline:
     return Guideline(
         name=row.name,
         seq=row.seq,
@@ -91,7 +91,7 @@ def _from_row(ws: Workspace, row: Any, *, created: bool = False) -> Guideline:
         author=row.author,
         created_at=row.created_at,
         created=created,
-        _workspace=ws,
+        _stores=stores,
     )
 
 
@@ -123,7 +123,7 @@ def _read_text(source: str | Path) -> str:
 
 
 def add_guideline(
-    ws: Workspace,
+    stores: Stores,
     name: str,
     source: str | Path,
     *,
@@ -144,15 +144,15 @@ def add_guideline(
     def writer(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
-    digest = ws.objects.write(writer, suffix=_SUFFIX)
-    with ws.meta.transaction() as conn:
+    digest = stores.objects.write(writer, suffix=_SUFFIX)
+    with stores.meta.transaction() as conn:
         row = conn.execute(
             select(t.guidelines).where(
                 (t.guidelines.c.name == name) & (t.guidelines.c.content_object == digest)
             )
         ).first()
         if row is not None:
-            return _from_row(ws, row)
+            return _from_row(stores, row)
         seq = (
             conn.execute(
                 select(func.max(t.guidelines.c.seq)).where(t.guidelines.c.name == name)
@@ -172,28 +172,28 @@ def add_guideline(
         row = conn.execute(
             select(t.guidelines).where((t.guidelines.c.name == name) & (t.guidelines.c.seq == seq))
         ).one()
-    return _from_row(ws, row, created=True)
+    return _from_row(stores, row, created=True)
 
 
-def list_guidelines(ws: Workspace, name: str | None = None) -> list[Guideline]:
+def list_guidelines(stores: Stores, name: str | None = None) -> list[Guideline]:
     """Every guideline version (of ``name``), newest first within each name."""
     query = select(t.guidelines).order_by(t.guidelines.c.name, t.guidelines.c.seq.desc())
     if name is not None:
         query = query.where(t.guidelines.c.name == name)
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(query).all()
     if name is not None and not rows:
         raise UnknownRefError(
             f"no guideline named {name!r}",
             hint=f"Add one with: dcai labels guideline add {name} FILE.md",
         )
-    return [_from_row(ws, r) for r in rows]
+    return [_from_row(stores, r) for r in rows]
 
 
-def resolve_guideline(ws: Workspace, ref: str) -> Guideline:
+def resolve_guideline(stores: Stores, ref: str) -> Guideline:
     """A guideline version by ``name`` (latest), ``name@latest`` or ``name@vN``."""
     name, _, selector = ref.partition("@")
-    versions = list_guidelines(ws, name)
+    versions = list_guidelines(stores, name)
     if selector in ("", "latest"):
         return versions[0]
     match = re.fullmatch(r"v(\d+)", selector)

@@ -41,8 +41,8 @@ from dcai.data.versions import (
     resolve_ref,
 )
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
 from dcai.store import read_parquet_object
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
     from dcai.labels._agreement import AgreementReport
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from dcai.labels._consensus import ConsensusResult
     from dcai.labels._conventions import ConventionReport, ConventionRules
     from dcai.labels._hlp import HLPReport
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = [
     "ConsensusMethod",
@@ -94,7 +94,7 @@ class LabelReport:
     table_object: str | None
     author: str
     created_at: str
-    _workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    _stores: Stores | None = field(default=None, repr=False, compare=False)
 
     @property
     def version_ref(self) -> str:
@@ -103,10 +103,10 @@ class LabelReport:
     @property
     def table(self) -> pd.DataFrame:
         """The report's main table (HLP: scope, group, accuracy, …; consensus: per example)."""
-        if self.table_object is None or self._workspace is None:
+        if self.table_object is None or self._stores is None:
             return pd.DataFrame()
         frame: pd.DataFrame = read_parquet_object(
-            self._workspace.objects,
+            self._stores.objects,
             self.table_object,
             suffix=_SUFFIX,
             what=f"label report {self.id} of {self.version_ref}",
@@ -196,7 +196,7 @@ def with_dataset_labels(
 
 
 def store_report(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     kind: ReportKind,
     params: dict[str, Any],
@@ -204,8 +204,8 @@ def store_report(
     table: pd.DataFrame | None,
     author: str | None,
 ) -> LabelReport:
-    table_object = _write_table(ws, table) if table is not None else None
-    with ws.meta.transaction() as conn:
+    table_object = _write_table(stores, table) if table is not None else None
+    with stores.meta.transaction() as conn:
         dataset_pk = conn.execute(
             select(t.datasets.c.id).where(t.datasets.c.name == version.dataset)
         ).scalar_one()
@@ -225,14 +225,14 @@ def store_report(
                 created_at=now_iso(),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-    found = [r for r in list_reports(ws, version.ref, kind=kind) if r.id == report_pk]
+    found = [r for r in list_reports(stores, version.ref, kind=kind) if r.id == report_pk]
     return found[0]
 
 
-def list_reports(ws: Workspace, ref: str, *, kind: str | None = None) -> list[LabelReport]:
+def list_reports(stores: Stores, ref: str, *, kind: str | None = None) -> list[LabelReport]:
     """Stored label reports of a version (``name@hash``) or a dataset (``name``), newest first."""
     name, _, selector = ref.partition("@")
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     query = (
         select(t.label_reports, t.versions.c.version_hash)
         .select_from(
@@ -247,7 +247,7 @@ def list_reports(ws: Workspace, ref: str, *, kind: str | None = None) -> list[La
         query = query.where(t.versions.c.version_hash == version.id)
     if kind is not None:
         query = query.where(t.label_reports.c.kind == kind)
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(query).all()
     return [
         LabelReport(
@@ -260,15 +260,15 @@ def list_reports(ws: Workspace, ref: str, *, kind: str | None = None) -> list[La
             table_object=r.table_object,
             author=r.author,
             created_at=r.created_at,
-            _workspace=ws,
+            _stores=stores,
         )
         for r in rows
     ]
 
 
-def latest_report(ws: Workspace, ref: str, kind: ReportKind) -> LabelReport:
+def latest_report(stores: Stores, ref: str, kind: ReportKind) -> LabelReport:
     """The newest stored report of ``kind`` for a version or dataset (e.g. the HLP baseline)."""
-    found = list_reports(ws, ref, kind=kind)
+    found = list_reports(stores, ref, kind=kind)
     if not found:
         raise UnknownRefError(
             f"no {kind} report for {ref!r}",
@@ -281,7 +281,7 @@ def latest_report(ws: Workspace, ref: str, kind: ReportKind) -> LabelReport:
 
 
 def run_agreement(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     by: str | None = None,
@@ -304,7 +304,7 @@ def run_agreement(
     from dcai.labels._agreement import agreement_report
     from dcai.labels._agreement_by import agreement_by
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     annotations = with_dataset_labels(version, annotations_of(version), include_dataset_labels)
     report = agreement_report(annotations, level=level, n_boot=n_boot, random_state=random_state)
     report = replace(report, disagreements=with_content(version, report.disagreements))
@@ -319,7 +319,7 @@ def run_agreement(
         if comparison is not None:
             summary["by"] = {"column": by, "comparison": comparison.to_dict()}
         store_report(
-            ws,
+            stores,
             version,
             "agreement",
             {
@@ -401,11 +401,11 @@ def with_content(version: DatasetVersion, disputed: pd.DataFrame) -> pd.DataFram
 # Consensus ------------------------------------------------------------------------------------
 
 
-def _audit_probs(ws: Workspace, version: DatasetVersion) -> pd.DataFrame:
+def _audit_probs(stores: Stores, version: DatasetVersion) -> pd.DataFrame:
     """Out-of-sample probabilities from the newest audit of this version (for model assistance)."""
     from dcai.quality.audit import list_audits
 
-    audits = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+    audits = [a for a in list_audits(stores, version.ref) if a.version_id == version.id]
     if not audits:
         raise InvalidInputError(
             f"model-assisted consensus needs out-of-sample probabilities, and {version.ref} has no audit",
@@ -415,7 +415,7 @@ def _audit_probs(ws: Workspace, version: DatasetVersion) -> pd.DataFrame:
 
 
 def run_consensus(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     method: ConsensusMethod = "dawid_skene",
@@ -432,17 +432,17 @@ def run_consensus(
     """
     from dcai.labels._consensus import aggregate
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     annotations = _typed_labels(
         version, with_dataset_labels(version, annotations_of(version), include_dataset_labels)
     )
     pred_probs = None
     tie_probs = None
     if method == "model_assisted":
-        pred_probs = _probs_for(version, _audit_probs(ws, version), annotations)
+        pred_probs = _probs_for(version, _audit_probs(stores, version), annotations)
     elif method == "dawid_skene" and annotations["annotator"].nunique() < 3:
         try:
-            tie_probs = _probs_for(version, _audit_probs(ws, version), annotations)
+            tie_probs = _probs_for(version, _audit_probs(stores, version), annotations)
         except InvalidInputError:
             tie_probs = None
         if tie_probs is not None and not set(annotations[EXAMPLE_ID]) <= set(tie_probs[EXAMPLE_ID]):
@@ -450,7 +450,7 @@ def run_consensus(
     result = aggregate(annotations, method=method, pred_probs=pred_probs, tie_probs=tie_probs)
     if store:
         store_report(
-            ws,
+            stores,
             version,
             "consensus",
             {
@@ -504,7 +504,7 @@ def _typed_labels(version: DatasetVersion, annotations: pd.DataFrame) -> pd.Data
 
 
 def commit_consensus(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     method: ConsensusMethod = "dawid_skene",
@@ -517,9 +517,9 @@ def commit_consensus(
     least ``min_confidence``, is the consensus label; lineage records the method and counts."""
     from dcai.quality.review import coerce_label
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     result = run_consensus(
-        ws, ref, method=method, author=author, include_dataset_labels=include_dataset_labels
+        stores, ref, method=method, author=author, include_dataset_labels=include_dataset_labels
     )
     frame = version.to_pandas()
     label = version.roles.label
@@ -538,7 +538,7 @@ def commit_consensus(
     except (TypeError, ValueError):
         child[label] = values
     committed = commit_version(
-        ws,
+        stores,
         version.dataset,
         child,
         version.roles,
@@ -565,7 +565,7 @@ def commit_consensus(
 
 
 def run_hlp(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     by: str | None = None,
@@ -581,7 +581,7 @@ def run_hlp(
     see :func:`run_agreement` (the data set's labels are then scored as one more labeler)."""
     from dcai.labels._hlp import human_level_performance
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     annotations = _typed_labels(
         version, with_dataset_labels(version, annotations_of(version), include_dataset_labels)
     )
@@ -605,7 +605,7 @@ def run_hlp(
     )
     if store:
         store_report(
-            ws,
+            stores,
             version,
             "hlp",
             {
@@ -640,12 +640,12 @@ def _convention_texts(
 
 
 def find_conventions(
-    ws: Workspace, ref: str, *, target: ConventionTarget | None = None
+    stores: Stores, ref: str, *, target: ConventionTarget | None = None
 ) -> tuple[ConventionTarget, ConventionReport]:
     """Convention report for a version's annotation texts (or its label column)."""
     from dcai.labels._conventions import find_label_conventions
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     target, frame = _convention_texts(version, target)
     texts = frame["label"].astype(str)
     annotators = frame["annotator"] if frame["annotator"].notna().any() else None
@@ -655,7 +655,7 @@ def find_conventions(
 
 
 def apply_conventions_version(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     rules: ConventionRules,
     *,
@@ -670,7 +670,7 @@ def apply_conventions_version(
     """
     from dcai.labels._conventions import apply_conventions
 
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     target, _ = _convention_texts(version, target)
     frame = version.to_pandas()
     annotations = version.annotations() if version.n_annotations else None
@@ -690,7 +690,7 @@ def apply_conventions_version(
     changes = changes[changes["from"] != changes["to"]]
     distinct = changes.value_counts().reset_index(name="count")
     return commit_version(
-        ws,
+        stores,
         version.dataset,
         frame,
         version.roles,
@@ -713,7 +713,7 @@ def apply_conventions_version(
 
 
 def sample_tasks(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     n: int,
     out: str | Path,
@@ -738,10 +738,10 @@ def sample_tasks(
     from dcai.labels._tasks import write_task_file
     from dcai.quality.audit import list_audits
 
-    version = resolve_ref(ws, ref)
-    check_output_path(out, workspace=ws, force=force)
+    version = resolve_ref(stores, ref)
+    check_output_path(out, workspace=stores, force=force)
     frame = version.to_pandas()
-    audits = [a for a in list_audits(ws, version.ref) if a.version_id == version.id]
+    audits = [a for a in list_audits(stores, version.ref) if a.version_id == version.id]
     scores = None
     predictions = None
     if audits:
@@ -780,7 +780,7 @@ def sample_tasks(
         data_columns=data_columns,
         predictions=predictions if predictions is None else _predictions_for(predictions, chosen),
         force=force,
-        workspace=ws,
+        workspace=stores,
     )
     return chosen, path
 

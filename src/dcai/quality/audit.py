@@ -49,11 +49,11 @@ from dcai.data.versions import (
     resolve_ref,
 )
 from dcai.errors import InvalidInputError, UnknownRefError
-from dcai.store import _tables as t
 from dcai.store import read_parquet_object
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -101,7 +101,7 @@ class Audit:
     probs_object: str | None
     pk: int = field(repr=False, compare=False, default=0)
     created: bool = field(default=False, compare=False)
-    _workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    _stores: Stores | None = field(default=None, repr=False, compare=False)
 
     @property
     def short_id(self) -> str:
@@ -111,14 +111,14 @@ class Audit:
     def version_ref(self) -> str:
         return f"{self.dataset}@{self.version_id[:SHORT_ID_LENGTH]}"
 
-    def _ws(self) -> Workspace:
-        if self._workspace is None:
+    def _bound_stores(self) -> Stores:
+        if self._stores is None:
             raise InvalidInputError("this Audit is not bound to a workspace")
-        return self._workspace
+        return self._stores
 
     def _read(self, digest: str) -> pd.DataFrame:
         frame: pd.DataFrame = read_parquet_object(
-            self._ws().objects, digest, suffix=_SUFFIX, what=f"audit {self.id[:8]} of {self.version_ref}"
+            self._bound_stores().objects, digest, suffix=_SUFFIX, what=f"audit {self.id[:8]} of {self.version_ref}"
         )
         return frame
 
@@ -141,7 +141,7 @@ class Audit:
 
     def version(self) -> DatasetVersion:
         """The audited dataset version."""
-        return resolve_ref(self._ws(), self.version_ref)
+        return resolve_ref(self._bound_stores(), self.version_ref)
 
     def to_dict(self, *, issues: bool = False) -> dict[str, Any]:
         """JSON-ready description; with ``issues``, the whole issue list too."""
@@ -366,7 +366,7 @@ def carried_from(note: str | None) -> str | None:
 
 
 def _carry_decisions(
-    ws: Workspace,
+    stores: Stores,
     version: DatasetVersion,
     frame: pd.DataFrame,
     columns: list[str],
@@ -382,7 +382,7 @@ def _carry_decisions(
     audit flags the example again, ``relabel``/``remove`` (not applied yet) always. The note
     records where it came from (``[carried from audit ID of REF] ...``; see :func:`carried_from`).
     """
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         dataset_pk = conn.execute(
             select(t.datasets.c.id).where(t.datasets.c.name == version.dataset)
         ).scalar_one()
@@ -457,7 +457,7 @@ def _carry_decisions(
         by_audit.setdefault(int(row.audit_id), []).append(row)
     for audit_pk, rows in sorted(by_audit.items()):
         source = audit_of[audit_pk]
-        source_version = resolve_ref(ws, f"{version.dataset}@{hash_of[int(source.version_id)]}")
+        source_version = resolve_ref(stores, f"{version.dataset}@{hash_of[int(source.version_id)]}")
         old = source_version.to_pandas()
         if any(c not in old.columns for c in columns):
             continue  # the content columns changed: nothing is the same example any more
@@ -510,7 +510,7 @@ def _digest(*parts: Any) -> str:
 
 
 def run_audit(
-    ws: Workspace,
+    stores: Stores,
     ref: str,
     *,
     model: Any = None,
@@ -564,7 +564,7 @@ def run_audit(
         started = now
 
     steps("reading")
-    version = resolve_ref(ws, ref)
+    version = resolve_ref(stores, ref)
     roles = version.roles
     frame = version.to_pandas()
     inputs = list(roles.inputs)
@@ -602,8 +602,8 @@ def run_audit(
             model=model,
             cv=cv,
             n_jobs=n_jobs,
-            backend=backend or ws.settings.compute_backend,
-            scheduler_address=ws.settings.scheduler_address,
+            backend=backend or stores.settings.compute_backend,
+            scheduler_address=stores.settings.scheduler_address,
             random_state=random_state,
             classes=classes,
         )
@@ -683,25 +683,25 @@ def run_audit(
     steps("storing")
     from dcai.data.versions import _write_table
 
-    scores_object = _write_table(ws, scores)
-    issues_object = _write_table(ws, issues)
-    probs_object = _write_table(ws, probs_frame)
+    scores_object = _write_table(stores, scores)
+    issues_object = _write_table(stores, issues)
+    probs_object = _write_table(stores, probs_frame)
     audit_hash = _digest(version.id, params, scores_object, probs_object)
-    existing = _find_by_hash(ws, audit_hash)
+    existing = _find_by_hash(stores, audit_hash)
     if existing is not None:
         steps.done()
         return existing
     # Review decisions on unchanged examples carry over from audits of earlier versions.
-    carried = _carry_decisions(ws, version, frame, [*inputs, roles.label], issues)
+    carried = _carry_decisions(stores, version, frame, [*inputs, roles.label], issues)
     summary["carried_decisions"] = len(carried)
     author = current_author(author)
     created_at = now_iso()
-    with ws.meta.transaction() as conn:
+    with stores.meta.transaction() as conn:
         # Another process may have stored the same audit while this one computed it.
         if conn.execute(select(t.audits.c.id).where(t.audits.c.audit_hash == audit_hash)).first():
             conn.rollback()
             steps.done()
-            raced = _find_by_hash(ws, audit_hash)
+            raced = _find_by_hash(stores, audit_hash)
             assert raced is not None  # invariant: the row was just seen
             return raced
         version_pk = _version_pk(conn, version)
@@ -726,7 +726,7 @@ def run_audit(
                 t.review_decisions.insert(), [{"audit_id": audit_pk, **row} for row in carried]
             )
     steps.done()
-    found = _find_by_hash(ws, audit_hash)
+    found = _find_by_hash(stores, audit_hash)
     assert found is not None  # invariant: just committed
     return replace(found, created=True)
 
@@ -889,7 +889,7 @@ def _audit_query() -> Any:
     )
 
 
-def _from_row(ws: Workspace, row: Any) -> Audit:
+def _from_row(stores: Stores, row: Any) -> Audit:
     return Audit(
         id=row.audit_hash,
         dataset=row.dataset_name,
@@ -902,47 +902,47 @@ def _from_row(ws: Workspace, row: Any) -> Audit:
         issues_object=row.issues_object,
         probs_object=row.probs_object,
         pk=row.id,
-        _workspace=ws,
+        _stores=stores,
     )
 
 
-def _find_by_hash(ws: Workspace, audit_hash: str) -> Audit | None:
-    with ws.meta.read() as conn:
+def _find_by_hash(stores: Stores, audit_hash: str) -> Audit | None:
+    with stores.meta.read() as conn:
         row = conn.execute(_audit_query().where(t.audits.c.audit_hash == audit_hash)).first()
-    return None if row is None else _from_row(ws, row)
+    return None if row is None else _from_row(stores, row)
 
 
-def list_audits(ws: Workspace, ref: str | None = None) -> list[Audit]:
+def list_audits(stores: Stores, ref: str | None = None) -> list[Audit]:
     """Audits, newest first; of one dataset (``name``) or one version (``name@hash``)."""
     query = _audit_query().order_by(t.audits.c.id.desc())
     if ref is not None:
         name, _, selector = ref.partition("@")
-        version = resolve_ref(ws, ref)  # raises a helpful error for unknown refs
+        version = resolve_ref(stores, ref)  # raises a helpful error for unknown refs
         query = query.where(t.datasets.c.name == name)
         if selector:
             query = query.where(t.versions.c.version_hash == version.id)
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         rows = conn.execute(query).all()
-    return [_from_row(ws, r) for r in rows]
+    return [_from_row(stores, r) for r in rows]
 
 
-def find_audit(ws: Workspace, key: str) -> Audit:
+def find_audit(stores: Stores, key: str) -> Audit:
     """An audit by id prefix, or the newest audit of a dataset or version ref."""
     key = key.strip()
     if "@" not in key and re.fullmatch(r"[0-9a-f]{4,64}", key):
-        with ws.meta.read() as conn:
+        with stores.meta.read() as conn:
             rows = conn.execute(
                 _audit_query().where(t.audits.c.audit_hash.startswith(key, autoescape=True))
             ).all()
         if len(rows) == 1:
-            return _from_row(ws, rows[0])
+            return _from_row(stores, rows[0])
         if len(rows) > 1:
             raise UnknownRefError(
                 f"audit id {key!r} matches {len(rows)} audits",
                 hint="Give more characters of the id.",
             )
     try:
-        audits = list_audits(ws, key)
+        audits = list_audits(stores, key)
     except UnknownRefError as error:
         raise UnknownRefError(
             f"no audit or dataset {key!r}",
@@ -950,7 +950,7 @@ def find_audit(ws: Workspace, key: str) -> Audit:
         ) from error
     if "@" not in key and audits:
         # A dataset name means its latest version; audits of older versions are stale.
-        latest = resolve_ref(ws, key)
+        latest = resolve_ref(stores, key)
         current = [a for a in audits if a.version_id == latest.id]
         if not current:
             raise UnknownRefError(

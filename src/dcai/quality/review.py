@@ -40,10 +40,10 @@ from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import DatasetVersion, commit_version, current_author, now_iso, resolve_ref
 from dcai.errors import InvalidInputError
 from dcai.quality.audit import ISSUE_TYPES, Audit, _version_pk, carried_from, suggest_min_score
-from dcai.store import _tables as t
+from dcai.store import schema as t
 
 if TYPE_CHECKING:
-    from dcai.workspace import Workspace
+    from dcai.store import Stores
 
 __all__ = ["ACTIONS", "Review", "ReviewStatus"]
 
@@ -133,8 +133,8 @@ class Review:
     Get one with ``ws.review(audit_id_or_ref)``.
     """
 
-    def __init__(self, ws: Workspace, audit: Audit) -> None:
-        self.ws = ws
+    def __init__(self, stores: Stores, audit: Audit) -> None:
+        self.stores = stores
         self.audit = audit
 
     def __repr__(self) -> str:
@@ -143,7 +143,7 @@ class Review:
     # State --------------------------------------------------------------------------------
 
     def _latest(self) -> DatasetVersion:
-        return resolve_ref(self.ws, self.audit.dataset)
+        return resolve_ref(self.stores, self.audit.dataset)
 
     def is_stale(self) -> bool:
         """Whether the dataset has a newer version than the audited one."""
@@ -162,7 +162,7 @@ class Review:
         """Every decision: example_id, action, label, issue_types, reviewer, note, decided_at,
         carried_from (the audit a decision carried over from an earlier version came from, else
         None; see :func:`dcai.quality.audit.carried_from`)."""
-        with self.ws.meta.read() as conn:
+        with self.stores.meta.read() as conn:
             rows = conn.execute(
                 select(t.review_decisions)
                 .where(t.review_decisions.c.audit_id == self.audit.pk)
@@ -250,7 +250,7 @@ class Review:
         flagged = set(issues[EXAMPLE_ID])
         open_examples = len(flagged - set(decided[EXAMPLE_ID]))
         latest = self._latest()
-        with self.ws.meta.read() as conn:
+        with self.stores.meta.read() as conn:
             applied_rows = conn.execute(
                 select(t.review_applications, t.versions.c.version_hash)
                 .select_from(
@@ -389,7 +389,7 @@ class Review:
         """Forget the decisions on these examples; returns how many were removed."""
         self._require_current()
         ids = [example_ids] if isinstance(example_ids, str) else [str(i) for i in example_ids]
-        with self.ws.meta.transaction() as conn:
+        with self.stores.meta.transaction() as conn:
             result = conn.execute(
                 delete(t.review_decisions).where(
                     (t.review_decisions.c.audit_id == self.audit.pk)
@@ -429,7 +429,7 @@ class Review:
             }
             for example_id, value in labels_by_id.items()
         ]
-        with self.ws.meta.transaction() as conn:
+        with self.stores.meta.transaction() as conn:
             conn.execute(
                 delete(t.review_decisions).where(
                     (t.review_decisions.c.audit_id == self.audit.pk)
@@ -510,7 +510,7 @@ class Review:
             f"{counts['remove']} removed, {counts['keep']} kept"
         )
         version = commit_version(
-            self.ws,
+            self.stores,
             parent.dataset,
             child,
             roles,
@@ -522,7 +522,7 @@ class Review:
             annotations=annotations,
             data_object=parent.data_object if child is frame else None,
         )
-        with self.ws.meta.transaction() as conn:
+        with self.stores.meta.transaction() as conn:
             conn.execute(
                 t.review_applications.insert().values(
                     audit_id=self.audit.pk,
@@ -550,9 +550,9 @@ def _restore_dtype(values: pd.Series, original: pd.Series) -> pd.Series:
         return values
 
 
-def count_decisions(ws: Workspace, audit: Audit) -> int:
+def count_decisions(stores: Stores, audit: Audit) -> int:
     """How many decisions an audit has (for listings)."""
-    with ws.meta.read() as conn:
+    with stores.meta.read() as conn:
         return int(
             conn.execute(
                 select(func.count()).where(t.review_decisions.c.audit_id == audit.pk)

@@ -1,4 +1,4 @@
-"""Foundation: the metadata database and the content-addressed artifact store."""
+"""Foundation: the metadata database, the content-addressed artifact store, and ``Stores``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dcai.store._objects import (
     open_object_store,
     read_parquet_object,
 )
+from dcai.store._stores import Stores, refuse_missing_database
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -17,7 +18,9 @@ __all__ = [
     "LocalObjectStore",
     "MetadataStore",
     "ObjectStore",
+    "Stores",
     "open_object_store",
     "read_parquet_object",
+    "refuse_missing_database",
     "sqlite_file",
 ]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from dcai.errors import WorkspaceError
 from dcai.store._metadata import MetadataStore
 from dcai.store._objects import LocalObjectStore, ObjectEntry, ObjectStore
-from dcai.store._tables import OBJECT_REFERENCES
+from dcai.store.schema import OBJECT_REFERENCES
 
 __all__ = ["GcReport", "collect_garbage"]
 

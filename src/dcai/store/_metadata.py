@@ -43,7 +43,7 @@ from sqlalchemy import (
 )
 
 from dcai.errors import StorageError, WorkspaceBusyError, WorkspaceError
-from dcai.store import _tables as t
+from dcai.store import schema as t
 from dcai.store._objects import storage_error
 
 __all__ = ["HEAD_REVISION", "REVISIONS", "SCHEMA_VERSION", "MetadataStore", "MigrationStatus"]

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dcai._progress import ProgressCallback
-from dcai.store import _tables as t
+from dcai.store import schema as t
 from dcai.store._gc import DEFAULT_GRACE_SECONDS, collect_garbage
 from dcai.store._metadata import MetadataStore
 from dcai.store._objects import ObjectStore

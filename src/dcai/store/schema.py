@@ -1,4 +1,10 @@
-"""Metadata tables (SQLAlchemy Core). Each schema version's tables are listed for migrations."""
+"""The metadata schema: every table (SQLAlchemy Core), public for the repositories that own the SQL.
+
+Workflow modules (``dcai.data.versions``, ``dcai.quality.audit``, ``dcai.experiments.runs``,
+...) query these tables through ``stores.meta``; algorithm modules never import this module (a
+test checks). The tables change only through Alembic revisions (``dcai.store.migrations``);
+each schema version's tables are listed for them.
+"""
 
 from __future__ import annotations
 

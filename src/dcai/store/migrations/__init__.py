@@ -66,7 +66,7 @@ def run_environment(config: Config) -> None:
     """The body of ``env.py``: run the migrations Alembic chose on the caller's connection."""
     from alembic import context
 
-    from dcai.store import _tables as t
+    from dcai.store import schema as t
 
     connection = config.attributes.get("connection")
     if connection is None:
