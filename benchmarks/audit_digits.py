@@ -54,7 +54,7 @@ def child_prepare(workspace: Path) -> dict[str, Any]:
     ws = Workspace(workspace)
     clean = ws.add_dataset("digits", digits_frame(), label="label")
     noisy = plant_label_errors(ws, clean.ref, rate=NOISE_RATE, seed=SEED)
-    planted = ws.diff(clean.ref, noisy.ref).relabeled["example_id"].tolist()
+    planted = ws.data.diff(clean.ref, noisy.ref).relabeled["example_id"].tolist()
     ws.close()
     return {"ref": noisy.ref, "rows": noisy.rows, "planted": planted}
 

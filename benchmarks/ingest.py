@@ -13,7 +13,7 @@ alone:
 1. ``first add``: ``Workspace(path).add_dataset("bench", table.parquet)`` on an empty workspace;
 2. ``re-add``: the same call with the same file (must store nothing new);
 3. ``1% relabel``: the same table with 1% of the labels changed;
-4. ``read``: the first version read back, ``ws.dataset(ref).to_pandas()``, whose bytes are
+4. ``read``: the first version read back, ``ws.data.version(ref).to_pandas()``, whose bytes are
    checked against their sha256 while read (issue 20), against ``pandas.read_parquet`` of the
    same object file without the check; best of 5 each, page cache warm for both.
 
@@ -146,7 +146,7 @@ def child_read(workspace: Path, ref: str) -> dict[str, Any]:
     from dcai.workspace import Workspace
 
     ws = Workspace(workspace)
-    version = ws.dataset(ref)
+    version = ws.data.version(ref)
     path = ws.objects.local_path(version.data_object, suffix=".parquet")
     check_file = Path(path + CHECK_SUFFIX)
 
@@ -378,7 +378,7 @@ def _section(
     overhead = read["verified"] / read["plain"] - 1.0
     lines += [
         "",
-        "Verified read (issue 20): `ws.dataset(ref).to_pandas()` checks the object's bytes"
+        "Verified read (issue 20): `ws.data.version(ref).to_pandas()` checks the object's bytes"
         " against the XXH3-128 check value recorded beside it when it was stored (bound to the"
         " object's sha256 name) before pyarrow decodes them, and refuses bytes that do not"
         " match; the same file read with `pandas.read_parquet(path)` skips the check. An object"

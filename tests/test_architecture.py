@@ -377,3 +377,111 @@ def test_listing_datasets_loads_no_data_stack(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+# The root and its namespaces (issue 22) ---------------------------------------------------
+
+# Only the root and the interfaces know the Workspace; everything below takes ``Stores``.
+WORKSPACE_USERS = ("dcai", "dcai.workspace", "dcai.cli", "dcai.demo")
+
+
+def _all_modules() -> list[tuple[str, Path]]:
+    return [(_module_name(path), path) for path in sorted(SRC.rglob("*.py"))]
+
+
+def test_only_the_root_and_interfaces_import_the_workspace() -> None:
+    """Any import counts (lazy, under TYPE_CHECKING): workflows are typed against ``Stores``."""
+    problems = [
+        f"{module} imports {i.name}"
+        for module, path in _all_modules()
+        if not _is_under(module, WORKSPACE_USERS[2:]) and module not in WORKSPACE_USERS[:2]
+        for i in _imports_of(path)
+        if _is_under(i.name, ("dcai.workspace",))
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_private_store_modules_stay_inside_the_store() -> None:
+    problems = [
+        f"{module} imports {i.name}"
+        for module, path in _all_modules()
+        if not _is_under(module, ("dcai.store",))
+        for i in _imports_of(path)
+        if i.name.startswith("dcai.store._")
+    ]
+    assert not problems, "\n".join(problems)
+
+
+NAMESPACES = {
+    "data": "dcai.data.namespace.DataNamespace",
+    "labels": "dcai.labels.namespace.LabelsNamespace",
+    "quality": "dcai.quality.namespace.QualityNamespace",
+    "analysis": "dcai.analysis.namespace.AnalysisNamespace",
+    "runs": "dcai.experiments.namespace.RunsNamespace",
+    "models": "dcai.experiments.namespace.ModelsNamespace",
+}
+SHORTCUTS = {
+    "add_dataset": "data.add",
+    "split": "data.split",
+    "audit": "quality.audit",
+    "review": "quality.review",
+    "analyze": "analysis.analyze",
+    "start_run": "runs.start",
+    "train": "runs.train",
+    "load_model": "models.load",
+}
+MAINTENANCE = {"init", "close", "verify", "backup", "gc"}
+PROPERTIES = {"path", "settings", "meta", "objects", "stores"}
+
+
+def _class(dotted: str) -> type:
+    import importlib
+
+    module, _, name = dotted.rpartition(".")
+    cls: type = getattr(importlib.import_module(module), name)
+    return cls
+
+
+def test_the_workspace_is_a_thin_root_of_namespaces_and_listed_shortcuts() -> None:
+    import inspect
+
+    from dcai.workspace import Workspace
+
+    public = {n for n in vars(Workspace) if not n.startswith("_")}
+    assert public == set(NAMESPACES) | set(SHORTCUTS) | MAINTENANCE | (PROPERTIES - {"stores"})
+    for name, dotted in NAMESPACES.items():
+        attribute = inspect.getattr_static(Workspace, name)
+        assert inspect.signature(attribute.func).return_annotation == dotted.rpartition(".")[2]
+    for shortcut, target in SHORTCUTS.items():
+        area, method = target.split(".")
+        short = inspect.signature(getattr(Workspace, shortcut))
+        full = inspect.signature(getattr(_class(NAMESPACES[area]), method))
+        assert short == full, f"ws.{shortcut} must have ws.{target}'s signature"
+        source = inspect.getsource(getattr(Workspace, shortcut))
+        assert f"return self.{target}(" in source, f"ws.{shortcut} must be one call to ws.{target}"
+
+
+@pytest.mark.parametrize("dotted", ["dcai.workspace.Workspace", *NAMESPACES.values()])
+def test_public_methods_have_explicit_signatures_and_docstrings(dotted: str) -> None:
+    import inspect
+
+    cls = _class(dotted)
+    for name, member in vars(cls).items():
+        if name.startswith("_") and name != "__call__":
+            continue
+        function = getattr(member, "func", member)  # cached_property
+        if not inspect.isfunction(function):
+            continue
+        kinds = {p.kind for p in inspect.signature(function).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{dotted}.{name} takes **kwargs"
+        assert inspect.Parameter.VAR_POSITIONAL not in kinds, f"{dotted}.{name} takes *args"
+        assert inspect.getdoc(function), f"{dotted}.{name} has no docstring"
+        hints = inspect.signature(function)
+        assert hints.return_annotation is not inspect.Signature.empty, f"{dotted}.{name}"
+
+
+def test_every_namespace_class_has_a_runnable_example() -> None:
+    import inspect
+
+    for dotted in NAMESPACES.values():
+        assert ">>> " in (inspect.getdoc(_class(dotted)) or ""), dotted

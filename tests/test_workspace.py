@@ -24,7 +24,7 @@ def test_identical_content_is_one_version_stored_once(
     assert first.created and not again.created
     assert again.id == first.id
     assert _objects(tmp_workspace) == stored
-    assert len(tmp_workspace.log("pets")) == 1
+    assert len(tmp_workspace.data.log("pets")) == 1
 
 
 def test_version_reads_back_exactly(
@@ -43,18 +43,18 @@ def test_refs_resolve_by_name_seq_and_hash_prefix(
 ) -> None:
     v1 = tmp_workspace.add_dataset("pets", small_frame)
     v2 = tmp_workspace.add_dataset("pets", small_frame.assign(label="cat"))
-    assert tmp_workspace.dataset("pets").id == v2.id
-    assert tmp_workspace.dataset("pets@latest").id == v2.id
-    assert tmp_workspace.dataset("pets@v1").id == v1.id
-    assert tmp_workspace.dataset(v1.ref).id == v1.id
-    assert tmp_workspace.dataset(f"pets@{v1.id[:4]}").id == v1.id
+    assert tmp_workspace.data.version("pets").id == v2.id
+    assert tmp_workspace.data.version("pets@latest").id == v2.id
+    assert tmp_workspace.data.version("pets@v1").id == v1.id
+    assert tmp_workspace.data.version(v1.ref).id == v1.id
+    assert tmp_workspace.data.version(f"pets@{v1.id[:4]}").id == v1.id
     assert v2.parents[0].id == v1.id
     with pytest.raises(UnknownRefError, match="no dataset named"):
-        tmp_workspace.dataset("nope")
+        tmp_workspace.data.version("nope")
     with pytest.raises(UnknownRefError, match="no version"):
-        tmp_workspace.dataset("pets@v9")
+        tmp_workspace.data.version("pets@v9")
     with pytest.raises(UnknownRefError, match="cannot read"):
-        tmp_workspace.dataset("pets@!!")
+        tmp_workspace.data.version("pets@!!")
 
 
 def test_lineage_records_operation_params_message_author(
@@ -62,7 +62,7 @@ def test_lineage_records_operation_params_message_author(
 ) -> None:
     tmp_workspace.add_dataset("pets", small_frame, message="first import")
     split = tmp_workspace.split("pets", dev=0.2, test=0.2, seed=7)
-    log = tmp_workspace.log("pets")
+    log = tmp_workspace.data.log("pets")
     assert [v.operation for v in log] == ["split", "add"]
     assert log[1].message == "first import"
     assert log[0].author == "tester"
@@ -84,7 +84,7 @@ def test_new_version_keeps_declared_roles(tmp_path: Path, tmp_workspace: dcai.Wo
     tmp_workspace.add_dataset("t", frame, label="y", id="key", meta=["note"])
     v2 = tmp_workspace.add_dataset("t", frame.assign(y=[1, 1, 0]))
     assert (v2.roles.label, v2.roles.id, v2.roles.meta) == ("y", "key", ("note",))
-    assert tmp_workspace.diff("t@v1", "t@v2").relabeled["example_id"].tolist() == ["k1"]
+    assert tmp_workspace.data.diff("t@v1", "t@v2").relabeled["example_id"].tolist() == ["k1"]
 
 
 def test_split_is_reproducible_and_stratified(
@@ -96,7 +96,7 @@ def test_split_is_reproducible_and_stratified(
     assert a.id == b.id and not b.created
     report = a.balance()
     assert sum(report.sizes.values()) == len(small_frame)
-    diff = tmp_workspace.diff("pets@v1", a.ref)
+    diff = tmp_workspace.data.diff("pets@v1", a.ref)
     assert diff.columns_added == ["split"] and diff.counts["relabeled"] == 0
 
 
@@ -116,7 +116,7 @@ def test_annotations_import_merges_and_refuses_unknown_ids(tmp_workspace: dcai.W
     first = pd.DataFrame(
         {"example_id": ["a", "b"], "annotator": ["ann", "ann"], "label": ["p", "p"]}
     )
-    v2 = tmp_workspace.import_annotations("t", first)
+    v2 = tmp_workspace.labels.import_annotations("t", first)
     assert v2.n_annotations == 2 and v2.operation == "import_annotations"
     second = pd.DataFrame(
         {
@@ -126,7 +126,7 @@ def test_annotations_import_merges_and_refuses_unknown_ids(tmp_workspace: dcai.W
             "guideline": ["v2", "v2"],
         }
     )
-    v3 = tmp_workspace.import_annotations("t", second)
+    v3 = tmp_workspace.labels.import_annotations("t", second)
     annotations = v3.annotations()
     assert len(annotations) == 3
     assert annotations.set_index(["example_id", "annotator"]).loc[("b", "ann"), "label"] == "q"
@@ -134,8 +134,8 @@ def test_annotations_import_merges_and_refuses_unknown_ids(tmp_workspace: dcai.W
     assert v3.data_object == v2.data_object  # rows unchanged, stored once
     bad = pd.DataFrame({"example_id": ["zz"], "annotator": ["ann"], "label": ["p"]})
     with pytest.raises(SchemaError, match="not in"):
-        tmp_workspace.import_annotations("t", bad)
-    assert len(tmp_workspace.log("t")) == 3
+        tmp_workspace.labels.import_annotations("t", bad)
+    assert len(tmp_workspace.data.log("t")) == 3
 
 
 def test_export_roundtrip(
@@ -143,7 +143,7 @@ def test_export_roundtrip(
 ) -> None:
     version = tmp_workspace.add_dataset("pets", small_frame)
     for suffix in (".csv", ".parquet", ".jsonl"):
-        out = tmp_workspace.export("pets", tmp_path / f"out{suffix}")
+        out = tmp_workspace.data.export("pets", tmp_path / f"out{suffix}")
         again = tmp_workspace.add_dataset("pets", out, id="example_id")
         assert again.id == version.id, suffix
 

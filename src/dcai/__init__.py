@@ -8,7 +8,7 @@ DataFrames) does not pull in the database layer or the CLI.
 
 >>> import dcai, tempfile
 >>> ws = dcai.Workspace(tempfile.mkdtemp())
->>> ws.datasets()
+>>> ws.data.datasets()
 []
 """
 

@@ -151,18 +151,18 @@ def run_demo(
         shutil.rmtree(path)
     ws = Workspace(path)
     truth = digits_frame()
-    added = ws.add_dataset("digits", truth, label="label", message="scikit-learn digits (bundled)")
-    split = ws.split("digits", dev=0.1, test=0.2, seed=seed, message="stratified train/dev/test")
+    added = ws.data.add("digits", truth, label="label", message="scikit-learn digits (bundled)")
+    split = ws.data.split("digits", dev=0.1, test=0.2, seed=seed, message="stratified train/dev/test")
     # A tag error analysis will slice by: faint digits, drawn with little ink.
-    split = ws.tag(split.ref, "faint", where=_faint, message="demo: digits drawn with little ink")
+    split = ws.data.tag(split.ref, "faint", where=_faint, message="demo: digits drawn with little ink")
     noisy = plant_label_errors(ws, split.ref, seed=seed)
-    audit = ws.audit(noisy.ref, random_state=seed, progress=progress)
-    review = ws.review(audit.id)
+    audit = ws.quality.audit(noisy.ref, random_state=seed, progress=progress)
+    review = ws.quality.review(audit.id)
     accepted = review.accept_suggested(min_score=DEMO_MIN_SCORE, reviewer="demo")
     cleaned = review.apply(message="demo: accept confident suggestions", author="demo")
 
     clean = split.to_pandas()[[EXAMPLE_ID, "label"]].set_index(EXAMPLE_ID)["label"]
-    planted_ids = set(ws.diff(split.ref, noisy.ref).relabeled[EXAMPLE_ID])
+    planted_ids = set(ws.data.diff(split.ref, noisy.ref).relabeled[EXAMPLE_ID])
     flagged_ids = set(audit.issues.query("type == 'label'")[EXAMPLE_ID])
     after = cleaned.to_pandas()[[EXAMPLE_ID, "label"]].set_index(EXAMPLE_ID)["label"]
     fixed = sum(int(after.get(i) == clean.get(i)) for i in planted_ids)
@@ -170,30 +170,30 @@ def run_demo(
     # Labels: three labelers re-label 300 digits under a guideline; one mixes up 1 and 8.
     guideline = path / "guideline-digits.md"
     guideline.write_text(DEMO_GUIDELINE, encoding="utf-8")
-    ws.add_guideline("digits", guideline, message="demo guideline", author="demo")
+    ws.labels.add_guideline("digits", guideline, message="demo guideline", author="demo")
     truth_ids = cleaned.to_pandas(columns=[EXAMPLE_ID, "label"])
-    labeled = ws.import_annotations(
+    labeled = ws.labels.import_annotations(
         cleaned.ref,
         simulate_labelers(truth_ids, n_items=300, seed=seed),
         guideline="digits",
         message="demo: three labelers re-label 300 digits",
     )
-    agreement = ws.agreement(labeled.ref, n_boot=200)
-    consensus = ws.consensus(labeled.ref, method="dawid_skene")
-    hlp = ws.hlp(labeled.ref, n_boot=200)
+    agreement = ws.labels.agreement(labeled.ref, n_boot=200)
+    consensus = ws.labels.consensus(labeled.ref, method="dawid_skene")
+    hlp = ws.labels.hlp(labeled.ref, n_boot=200)
 
     # Conventions: speech-style transcripts from three labelers with different habits.
     transcripts = load_transcripts()
     utterances = pd.DataFrame({EXAMPLE_ID: pd.unique(transcripts[EXAMPLE_ID])})
     utterances["label"] = "utterance"
     utterances["seconds"] = np.arange(len(utterances), dtype=float)
-    speech = ws.add_dataset("speech", utterances, id=EXAMPLE_ID, message="demo transcripts")
-    speech = ws.import_annotations(speech.ref, transcripts, message="three transcribers")
-    conventions = ws.label_conventions(speech.ref)
+    speech = ws.data.add("speech", utterances, id=EXAMPLE_ID, message="demo transcripts")
+    speech = ws.labels.import_annotations(speech.ref, transcripts, message="three transcribers")
+    conventions = ws.labels.conventions(speech.ref)
 
     # Error analysis of the noisy and the cleaned digits, with the labelers' HLP as baseline.
-    analysis_noisy = ws.analyze(noisy.ref, n_boot=200, repeats=3, random_state=seed)
-    analysis_clean = ws.analyze(
+    analysis_noisy = ws.analysis.analyze(noisy.ref, n_boot=200, repeats=3, random_state=seed)
+    analysis_clean = ws.analysis.analyze(
         labeled.ref, n_boot=200, curves=False, random_state=seed, progress=progress
     )
     from dcai.analysis.html import write_html_report
@@ -244,7 +244,7 @@ def _train_and_register(
     from dcai.experiments.data_view import data_view
 
     runs = [
-        ws.train(
+        ws.runs.train(
             version.ref,
             recipe=DEMO_RECIPE,
             params=dict(DEMO_TRAIN_PARAMS),
@@ -260,7 +260,7 @@ def _train_and_register(
     labels, _ = eval_labels(ws.stores, truth.ref)
     eval_accuracy: dict[str, dict[str, float]] = {}
     for run in runs:
-        found = run_predictions(ws.stores, ws.run(run.run))
+        found = run_predictions(ws.stores, ws.runs.get(run.run))
         assert found is not None  # dcai train always stores its dev predictions
         predicted = found.set_index(EXAMPLE_ID)["predicted"].reindex(labels.index)
         estimate = classification_metrics(
@@ -277,7 +277,7 @@ def _train_and_register(
         }
 
     models = tuple(
-        ws.register_model(
+        ws.models.register(
             run.run,
             name="digits",
             description=f"dcai demo: {DEMO_RECIPE} on {version.ref} ({what})",
@@ -300,7 +300,7 @@ def _train_and_register(
     else:
         chosen = models[1]
         reason = f"within noise ({difference}); the cleaned-label model: same recipe, better labels"
-    production = ws.set_model_alias(
+    production = ws.models.set_alias(
         "digits", chosen.version, "production", author="demo", reason=reason
     )
     return {

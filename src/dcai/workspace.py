@@ -15,55 +15,56 @@ Examples
 >>> ws.add_dataset("toy", pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]})).created
 False
 >>> v2 = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2, 3, 4], "label": ["a", "b", "b", "b"]}))
->>> ws.diff(v1.ref, v2.ref).counts["relabeled"]
+>>> ws.data.diff(v1.ref, v2.ref).counts["relabeled"]
 1
->>> [v.operation for v in ws.log("toy")]
+>>> [v.operation for v in ws.data.log("toy")]
 ['add', 'add']
+>>> ws.close()
+
+The workspace is a thin root: its :class:`~dcai.store.Stores` and one namespace per area —
+``ws.data``, ``ws.labels``, ``ws.quality``, ``ws.analysis``, ``ws.runs``, ``ws.models`` — each
+defined in its own package, over the workflows that the CLI calls too. The flat names that
+earlier releases documented (``ws.add_dataset``, ``ws.split``, ``ws.audit``, ``ws.review``,
+``ws.analyze``, ``ws.start_run``, ``ws.runs(where=...)``, ``ws.train``, ``ws.load_model``) are
+shortcuts, listed together below.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcai._progress import ProgressCallback
 from dcai.config import Settings
-from dcai.store import MetadataStore, ObjectStore, Stores
-from dcai.store._gc import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
+from dcai.store import (
+    DEFAULT_GRACE_SECONDS,
+    GcReport,
+    MetadataStore,
+    ObjectStore,
+    Stores,
+    collect_garbage,
+)
 
 if TYPE_CHECKING:
     # Only for annotations: the data and label modules load pandas and pyarrow, which a
     # command such as ``dcai data list`` never needs (each method imports what it uses).
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     import pandas as pd
 
+    from dcai.analysis.namespace import AnalysisNamespace
     from dcai.analysis.workflow import ErrorAnalysis
-    from dcai.data._diff import VersionDiff
-    from dcai.data.catalog import DatasetSummary
-    from dcai.data.operations import ExportFormat
+    from dcai.data.namespace import DataNamespace
     from dcai.data.versions import DatasetVersion
-    from dcai.experiments.registry import ModelSummary, ModelVersion
+    from dcai.experiments.namespace import ModelsNamespace, RunsNamespace
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
-    from dcai.labels._agreement import AgreementReport
-    from dcai.labels._agreement_by import AgreementComparison
-    from dcai.labels._consensus import ConsensusResult
-    from dcai.labels._conventions import ConventionReport, ConventionRules
-    from dcai.labels._hlp import HLPReport
-    from dcai.labels.guidelines import Guideline
-    from dcai.labels.reports import (
-        ConsensusMethod,
-        ConventionTarget,
-        HLPConsensus,
-        LabelReport,
-        Level,
-        SampleStrategy,
-    )
+    from dcai.labels.namespace import LabelsNamespace
     from dcai.quality.audit import Audit
+    from dcai.quality.namespace import QualityNamespace
     from dcai.quality.review import Review
-    from dcai.store._backup import BackupReport
-    from dcai.store._verify import VerifyReport
+    from dcai.store import BackupReport, VerifyReport
 
 __all__ = ["Workspace"]
 
@@ -132,7 +133,53 @@ class Workspace:
     def __repr__(self) -> str:
         return f"<Workspace {self.path}>"
 
-    # Datasets ---------------------------------------------------------------------
+    # Namespaces: one per area, each defined in its own package (loaded on first use) ------
+
+    @cached_property
+    def data(self) -> DataNamespace:
+        """Datasets and versions: add, version, log, diff, split, tag, export."""
+        from dcai.data.namespace import DataNamespace
+
+        return DataNamespace(self.stores)
+
+    @cached_property
+    def labels(self) -> LabelsNamespace:
+        """Annotations, guidelines, agreement, consensus, HLP, conventions, sampling."""
+        from dcai.labels.namespace import LabelsNamespace
+
+        return LabelsNamespace(self.stores)
+
+    @cached_property
+    def quality(self) -> QualityNamespace:
+        """Audits and their reviews."""
+        from dcai.quality.namespace import QualityNamespace
+
+        return QualityNamespace(self.stores)
+
+    @cached_property
+    def analysis(self) -> AnalysisNamespace:
+        """Error analysis."""
+        from dcai.analysis.namespace import AnalysisNamespace
+
+        return AnalysisNamespace(self.stores)
+
+    @cached_property
+    def runs(self) -> RunsNamespace:
+        """Tracked runs; ``ws.runs(where=...)`` lists them."""
+        from dcai.experiments.namespace import RunsNamespace
+
+        return RunsNamespace(self.stores)
+
+    @cached_property
+    def models(self) -> ModelsNamespace:
+        """The model registry."""
+        from dcai.experiments.namespace import ModelsNamespace
+
+        return ModelsNamespace(self.stores)
+
+    # Shortcuts: the flat names earlier issues fixed, each one line over a namespace. -------
+    # This is the only place they are listed; ``ws.runs(where=...)`` is the runs namespace
+    # called.
 
     def add_dataset(
         self,
@@ -148,15 +195,8 @@ class Workspace:
         author: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DatasetVersion:
-        """Add a DataFrame, CSV, Parquet or JSON Lines table as the next version of ``name``.
-
-        Identical content returns the existing version (``created`` is False) and stores
-        nothing new. See :mod:`dcai.data._schema` for how undeclared column roles are inferred.
-        """
-        from dcai.data.versions import add_dataset
-
-        return add_dataset(
-            self.stores,
+        """Shortcut: ``ws.data.add(...)``."""
+        return self.data.add(
             name,
             source,
             label=label,
@@ -168,30 +208,6 @@ class Workspace:
             author=author,
             progress=progress,
         )
-
-    def dataset(self, ref: str) -> DatasetVersion:
-        """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``."""
-        from dcai.data.versions import resolve_ref
-
-        return resolve_ref(self.stores, ref)
-
-    def datasets(self) -> list[DatasetSummary]:
-        """Every dataset with its latest version."""
-        from dcai.data.catalog import list_datasets
-
-        return list_datasets(self.stores)
-
-    def log(self, name: str) -> list[DatasetVersion]:
-        """A dataset's versions, newest first, each with its operation, parameters and parents."""
-        from dcai.data.versions import log
-
-        return log(self.stores, name)
-
-    def diff(self, a: str, b: str) -> VersionDiff:
-        """Examples added, removed, relabeled, changed and moved between two versions."""
-        from dcai.data.versions import diff_versions
-
-        return diff_versions(self.stores, a, b)
 
     def split(
         self,
@@ -206,11 +222,8 @@ class Workspace:
         message: str = "",
         author: str | None = None,
     ) -> DatasetVersion:
-        """Commit a child version with a ``split`` column (see :func:`dcai.data.assign_splits`)."""
-        from dcai.data.operations import split_version
-
-        return split_version(
-            self.stores,
+        """Shortcut: ``ws.data.split(...)``."""
+        return self.data.split(
             ref,
             dev=dev,
             test=test,
@@ -222,100 +235,37 @@ class Workspace:
             author=author,
         )
 
-    def tag(
+    def audit(
         self,
         ref: str,
-        name: str,
         *,
-        query: str | None = None,
-        where: str | Callable[[pd.DataFrame], Any] | None = None,
-        example_ids: Iterable[Any] | None = None,
-        message: str = "",
+        model: Any = None,
+        pred_probs: Any = None,
+        cv: int = 5,
+        embeddings: bool = False,
+        backend: str | None = None,
+        n_jobs: int | None = None,
+        random_state: int = 0,
         author: str | None = None,
-    ) -> DatasetVersion:
-        """Commit a child version whose examples chosen by one rule carry tag ``name``.
-
-        ``query`` (or ``where`` given as text) is parsed by :mod:`dcai.data._query` and
-        never executed; ``where`` as a function is your own Python code, run as it is.
-        """
-        from dcai.data.tags import tag_examples
-
-        return tag_examples(
-            self.stores,
+        progress: ProgressCallback | None = None,
+    ) -> Audit:
+        """Shortcut: ``ws.quality.audit(...)``."""
+        return self.quality.audit(
             ref,
-            name,
-            query=query,
-            where=where,
-            example_ids=example_ids,
-            message=message,
+            model=model,
+            pred_probs=pred_probs,
+            cv=cv,
+            embeddings=embeddings,
+            backend=backend,
+            n_jobs=n_jobs,
+            random_state=random_state,
             author=author,
+            progress=progress,
         )
 
-    def untag(
-        self, ref: str, name: str, *, message: str = "", author: str | None = None
-    ) -> DatasetVersion:
-        """Commit a child version without tag ``name``."""
-        from dcai.data.tags import remove_tag
-
-        return remove_tag(self.stores, ref, name, message=message, author=author)
-
-    def tags(self, ref: str) -> pd.DataFrame:
-        """The tags of a version: ``tag, n, share, how``."""
-        from dcai.data.tags import list_tags
-        from dcai.data.versions import resolve_ref
-
-        return list_tags(resolve_ref(self.stores, ref))
-
-    def import_annotations(
-        self,
-        ref: str,
-        source: pd.DataFrame | str | Path,
-        *,
-        id_column: str = "example_id",
-        annotator_column: str = "annotator",
-        label_column: str = "label",
-        guideline: str | None = None,
-        format: str | None = None,
-        classes: Sequence[object] | None = None,
-        allow_new_classes: bool = False,
-        message: str = "",
-        author: str | None = None,
-    ) -> DatasetVersion:
-        """Commit a child version carrying labelers' annotations (long form; see
-        :func:`dcai.labels.annotations.import_annotations`)."""
-        from dcai.labels.annotations import import_annotations
-
-        return import_annotations(
-            self.stores,
-            ref,
-            source,
-            id_column=id_column,
-            annotator_column=annotator_column,
-            label_column=label_column,
-            guideline=guideline,
-            format=format,
-            classes=classes,
-            allow_new_classes=allow_new_classes,
-            message=message,
-            author=author,
-        )
-
-    def export(
-        self,
-        ref: str,
-        path: str | Path,
-        *,
-        format: ExportFormat | None = None,
-        annotations: bool = False,
-        force: bool = False,
-    ) -> Path:
-        """Write a version's rows (or annotations) to a file; never inside the workspace, and
-        over an existing file only with ``force=True`` (see :func:`export_version`)."""
-        from dcai.data.operations import export_version
-
-        return export_version(self.stores, ref, path, format=format, annotations=annotations, force=force)
-
-    # Error analysis --------------------------------------------------------------------
+    def review(self, audit: str) -> Review:
+        """Shortcut: ``ws.quality.review(...)``."""
+        return self.quality.review(audit)
 
     def analyze(
         self,
@@ -339,12 +289,8 @@ class Workspace:
         store: bool = True,
         progress: ProgressCallback | None = None,
     ) -> ErrorAnalysis:
-        """Error analysis of a version: metrics, slices, priorities, learning curve, clean vs
-        collect (see :func:`dcai.analysis.workflow.analyze` for every option)."""
-        from dcai.analysis.workflow import analyze
-
-        return analyze(
-            self.stores,
+        """Shortcut: ``ws.analysis.analyze(...)``."""
+        return self.analysis.analyze(
             ref,
             audit=audit,
             split=split,
@@ -365,8 +311,6 @@ class Workspace:
             progress=progress,
         )
 
-    # Runs ------------------------------------------------------------------------------
-
     def start_run(
         self,
         *,
@@ -378,11 +322,8 @@ class Workspace:
         author: str | None = None,
         capture_code: bool = True,
     ) -> Run:
-        """Open a run recording code + data + params + results (a context manager)."""
-        from dcai.experiments.runs import start_run
-
-        return start_run(
-            self.stores,
+        """Shortcut: ``ws.runs.start(...)``."""
+        return self.runs.start(
             experiment=experiment,
             dataset=dataset,
             params=params,
@@ -405,12 +346,8 @@ class Workspace:
         random_state: int = 0,
         capture_code: bool = True,
     ) -> TrainResult:
-        """Fit a recipe on the train split, evaluate on dev, record a run (see
-        :func:`dcai.experiments.train.train`)."""
-        from dcai.experiments.train import train
-
-        return train(
-            self.stores,
+        """Shortcut: ``ws.runs.train(...)``."""
+        return self.runs.train(
             ref,
             recipe=recipe,
             params=params,
@@ -422,331 +359,9 @@ class Workspace:
             capture_code=capture_code,
         )
 
-    def runs(
-        self,
-        *,
-        experiment: str | None = None,
-        where: str | None = None,
-        order_by: str | None = None,
-        limit: int | None = None,
-    ) -> pd.DataFrame:
-        """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``)."""
-        from dcai.experiments.query import list_runs
-
-        return list_runs(self.stores, experiment=experiment, where=where, order_by=order_by, limit=limit)
-
-    def run(self, key: str) -> dict[str, Any]:
-        """One run in full (id or unambiguous prefix), JSON-ready."""
-        from dcai.experiments.query import run_detail
-
-        return run_detail(self.stores, key)
-
     def load_model(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
-        """A fitted model: ``ref`` is a registered model (``NAME``, ``NAME/3``,
-        ``NAME@production``) or a run id (or unambiguous prefix).
-
-        Every loader — CLI, serving, export — goes through here: the artifact's bytes are
-        checked against their sha256 and only an exact list of types is constructed
-        (:data:`dcai.experiments.model_files.TRUSTED_TYPES`); a ``module:callable`` recipe's
-        model that holds other types loads only when those exact names are given in
-        ``trusted``.
-        """
-        from dcai.experiments.model_files import load_model
-        from dcai.experiments.registry import is_model_ref, load_registered_model
-
-        if is_model_ref(self.stores, ref):
-            return load_registered_model(self.stores, ref, trusted=trusted)[1]
-        return load_model(self.stores, ref, trusted=trusted)
-
-    # Model registry ----------------------------------------------------------------------
-
-    def register_model(
-        self,
-        run: str,
-        *,
-        name: str,
-        description: str = "",
-        author: str | None = None,
-        trusted: Iterable[str] = (),
-    ) -> ModelVersion:
-        """Register a finished run's model as the next version of ``name``."""
-        from dcai.experiments.registry import register_model
-
-        return register_model(
-            self.stores, run, name=name, description=description, author=author, trusted=trusted
-        )
-
-    def model(self, ref: str) -> ModelVersion:
-        """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names."""
-        from dcai.experiments.registry import resolve_model
-
-        return resolve_model(self.stores, ref)
-
-    def models(self) -> list[ModelSummary]:
-        """Every registered model."""
-        from dcai.experiments.registry import list_models
-
-        return list_models(self.stores)
-
-    def model_versions(self, name: str) -> list[ModelVersion]:
-        """Every version of one model, oldest first."""
-        from dcai.experiments.registry import model_versions
-
-        return model_versions(self.stores, name)
-
-    def set_model_alias(
-        self,
-        name: str,
-        version: int | str,
-        alias: str,
-        *,
-        author: str | None = None,
-        reason: str = "",
-    ) -> ModelVersion:
-        """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded."""
-        from dcai.experiments.registry import set_model_alias
-
-        return set_model_alias(self.stores, name, version, alias, author=author, reason=reason)
-
-    # Labels: guidelines ----------------------------------------------------------------
-
-    def add_guideline(
-        self, name: str, source: str | Path, *, message: str = "", author: str | None = None
-    ) -> Guideline:
-        """Store a markdown file as the next version of labeling guideline ``name``."""
-        from dcai.labels.guidelines import add_guideline
-
-        return add_guideline(self.stores, name, source, message=message, author=author)
-
-    def guidelines(self, name: str | None = None) -> list[Guideline]:
-        """Guideline versions, newest first within each name."""
-        from dcai.labels.guidelines import list_guidelines
-
-        return list_guidelines(self.stores, name)
-
-    def guideline(self, ref: str) -> Guideline:
-        """A guideline version: ``name`` (latest) or ``name@vN``."""
-        from dcai.labels.guidelines import resolve_guideline
-
-        return resolve_guideline(self.stores, ref)
-
-    # Labels: agreement, consensus, HLP, conventions, double labeling -------------------
-
-    def agreement(
-        self,
-        ref: str,
-        *,
-        level: Level = "nominal",
-        n_boot: int = 1000,
-        random_state: int = 0,
-        include_dataset_labels: bool | str = False,
-    ) -> AgreementReport:
-        """Agreement between a version's labelers (stored with the version).
-
-        ``include_dataset_labels`` (True, or the name to give it) lets the data set's own
-        label column take part as one more labeler.
-        """
-        from dcai.labels.reports import run_agreement
-
-        return run_agreement(
-            self.stores,
-            ref,
-            level=level,
-            n_boot=n_boot,
-            random_state=random_state,
-            include_dataset_labels=include_dataset_labels,
-        )[0]
-
-    def agreement_by(
-        self,
-        ref: str,
-        column: str = "guideline",
-        *,
-        level: Level = "nominal",
-        n_boot: int = 1000,
-        random_state: int = 0,
-        include_dataset_labels: bool | str = False,
-    ) -> AgreementComparison:
-        """Agreement compared across the values of a column (e.g. guideline versions), per class."""
-        from dcai.labels.reports import run_agreement
-
-        comparison = run_agreement(
-            self.stores,
-            ref,
-            by=column,
-            level=level,
-            n_boot=n_boot,
-            random_state=random_state,
-            include_dataset_labels=include_dataset_labels,
-        )[1]
-        assert comparison is not None  # invariant: by was given
-        return comparison
-
-    def consensus(
-        self,
-        ref: str,
-        *,
-        method: ConsensusMethod = "dawid_skene",
-        include_dataset_labels: bool | str = False,
-    ) -> ConsensusResult:
-        """Consensus labels from a version's annotations (stored as a label report)."""
-        from dcai.labels.reports import run_consensus
-
-        return run_consensus(
-            self.stores, ref, method=method, include_dataset_labels=include_dataset_labels
-        )
-
-    def commit_consensus(
-        self,
-        ref: str,
-        *,
-        method: ConsensusMethod = "dawid_skene",
-        min_confidence: float = 0.0,
-        message: str = "",
-        author: str | None = None,
-        include_dataset_labels: bool | str = False,
-    ) -> DatasetVersion:
-        """Commit a child version labelled by the annotators' consensus."""
-        from dcai.labels.reports import commit_consensus
-
-        return commit_consensus(
-            self.stores,
-            ref,
-            method=method,
-            min_confidence=min_confidence,
-            message=message,
-            author=author,
-            include_dataset_labels=include_dataset_labels,
-        )[1]
-
-    def hlp(
-        self,
-        ref: str,
-        *,
-        by: str | None = None,
-        consensus: HLPConsensus = "majority",
-        n_boot: int = 1000,
-        include_dataset_labels: bool | str = False,
-    ) -> HLPReport:
-        """Human-level performance (leave one labeler out), stored as error analysis's baseline."""
-        from dcai.labels.reports import run_hlp
-
-        return run_hlp(
-            self.stores,
-            ref,
-            by=by,
-            consensus=consensus,
-            n_boot=n_boot,
-            include_dataset_labels=include_dataset_labels,
-        )
-
-    def label_conventions(
-        self, ref: str, *, target: ConventionTarget | None = None
-    ) -> ConventionReport:
-        """Variants of free-text labels that should follow one convention."""
-        from dcai.labels.reports import find_conventions
-
-        return find_conventions(self.stores, ref, target=target)[1]
-
-    def apply_conventions(
-        self,
-        ref: str,
-        rules: ConventionRules,
-        *,
-        target: ConventionTarget | None = None,
-        message: str = "",
-        author: str | None = None,
-    ) -> DatasetVersion:
-        """Commit a child version with an approved convention rule set applied."""
-        from dcai.labels.reports import apply_conventions_version
-
-        return apply_conventions_version(
-            self.stores,
-            ref,
-            rules,
-            target=target,
-            message=message,
-            author=author,
-        )
-
-    def sample_for_labeling(
-        self,
-        ref: str,
-        n: int,
-        out: str | Path,
-        *,
-        strategy: SampleStrategy = "stratified",
-        format: str | None = None,
-        random_state: int = 0,
-        force: bool = False,
-    ) -> pd.DataFrame:
-        """Choose ``n`` examples for independent re-labeling and write a task file (outside
-        the workspace; over an existing file only with ``force``)."""
-        from dcai.labels.reports import sample_tasks
-
-        return sample_tasks(
-            self.stores,
-            ref,
-            n,
-            out,
-            strategy=strategy,
-            format=format,
-            random_state=random_state,
-            force=force,
-        )[0]
-
-    def label_reports(self, ref: str, *, kind: str | None = None) -> list[LabelReport]:
-        """Stored agreement, consensus and HLP reports of a version or dataset, newest first."""
-        from dcai.labels.reports import list_reports
-
-        return list_reports(self.stores, ref, kind=kind)
-
-    # Quality: audits and reviews ------------------------------------------------------
-
-    def audit(
-        self,
-        ref: str,
-        *,
-        model: Any = None,
-        pred_probs: Any = None,
-        cv: int = 5,
-        embeddings: bool = False,
-        backend: str | None = None,
-        n_jobs: int | None = None,
-        random_state: int = 0,
-        author: str | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> Audit:
-        """Find label errors, outliers, near-duplicates, missing values and class imbalance in a
-        version, and store the result linked to it (see :mod:`dcai.quality.audit`)."""
-        from dcai.quality.audit import run_audit
-
-        return run_audit(
-            self.stores,
-            ref,
-            model=model,
-            pred_probs=pred_probs,
-            cv=cv,
-            embeddings=embeddings,
-            backend=backend,
-            n_jobs=n_jobs,
-            random_state=random_state,
-            author=author,
-            progress=progress,
-        )
-
-    def audits(self, ref: str | None = None) -> list[Audit]:
-        """Stored audits, newest first; of one dataset or version when ``ref`` is given."""
-        from dcai.quality.audit import list_audits
-
-        return list_audits(self.stores, ref)
-
-    def review(self, audit: str) -> Review:
-        """The review queue of an audit: an audit id, or a dataset ref (its newest audit)."""
-        from dcai.quality.audit import find_audit
-        from dcai.quality.review import Review
-
-        return Review(self.stores, find_audit(self.stores, audit))
+        """Shortcut: ``ws.models.load(...)``."""
+        return self.models.load(ref, trusted=trusted)
 
     # Maintenance --------------------------------------------------------------------
 
@@ -758,8 +373,8 @@ class Workspace:
         progress: ProgressCallback | None = None,
     ) -> VerifyReport:
         """Check every object against its hash, the database's integrity and the references
-        both ways (see :mod:`dcai.store._verify`); ``repair`` removes only old orphans."""
-        from dcai.store._verify import verify_workspace
+        both ways (see :func:`dcai.store.verify_workspace`); ``repair`` removes only old orphans."""
+        from dcai.store import verify_workspace
 
         return verify_workspace(
             self.meta, self.objects, repair=repair, grace_seconds=grace_seconds, progress=progress
@@ -768,7 +383,7 @@ class Workspace:
     def backup(self, dest: str | Path, *, progress: ProgressCallback | None = None) -> BackupReport:
         """Write a consistent copy of this workspace to the new folder ``dest``, which
         ``Workspace(dest)`` (or ``dcai -w DEST``) opens."""
-        from dcai.store._backup import backup_workspace
+        from dcai.store import backup_workspace
 
         return backup_workspace(
             self.meta, self.objects, Path(dest), workspace_root=self.path, progress=progress

@@ -216,8 +216,8 @@ def test_add_dataset_stores_iso_dates_as_datetimes(tmp_path: Path) -> None:
     assert declared.roles.dtypes["when"] == "datetime64[ns]"  # declared --meta converts too
     assert declared.roles.dtypes["bad"] == "str"
 
-    csv = ws.export("d", tmp_path / "out.csv")
-    parquet = ws.export("d", tmp_path / "out.parquet")
+    csv = ws.data.export("d", tmp_path / "out.csv")
+    parquet = ws.data.export("d", tmp_path / "out.parquet")
     assert pd.read_csv(csv)["day"][0] == "2020-03-01"  # ISO strings in CSV
     back = pd.read_parquet(parquet)
     assert str(back["when"].dtype) == "datetime64[ns]"
@@ -230,5 +230,5 @@ def test_add_dataset_stores_iso_dates_as_datetimes(tmp_path: Path) -> None:
     edited = frame.copy()
     edited.loc[0, "y"] = 1
     changed = ws.add_dataset("d", edited)
-    diff = ws.diff(version.ref, changed.ref)
+    diff = ws.data.diff(version.ref, changed.ref)
     assert diff.counts["relabeled"] == 1

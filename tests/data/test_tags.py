@@ -32,43 +32,43 @@ def ws(tmp_workspace: dcai.Workspace) -> dcai.Workspace:
 
 
 def test_query_predicate_and_hand_tags(ws: dcai.Workspace) -> None:
-    base = ws.dataset("calls").to_pandas()
-    by_query = ws.tag("calls", "car_noise", query="device == 'car' and snr_db < 10")
+    base = ws.data.version("calls").to_pandas()
+    by_query = ws.data.tag("calls", "car_noise", query="device == 'car' and snr_db < 10")
     want = (base["device"] == "car") & (base["snr_db"] < 10)
     got = by_query.to_pandas()
     assert by_query.operation == "tag" and by_query.roles.tags == ("car_noise",)
     assert got["car_noise"].dtype == bool and (got["car_noise"] == want).all()
     assert by_query.params["query"] == "device == 'car' and snr_db < 10"
 
-    by_predicate = ws.tag("calls", "loud", where=lambda f: f["snr_db"] > 25)
+    by_predicate = ws.data.tag("calls", "loud", where=lambda f: f["snr_db"] > 25)
     assert by_predicate.roles.tags == ("car_noise", "loud")
     assert "predicate" in by_predicate.params
 
-    by_hand = ws.tag("calls", "reviewed", example_ids=["c01", "c02"])
+    by_hand = ws.data.tag("calls", "reviewed", example_ids=["c01", "c02"])
     frame = by_hand.to_pandas()
     assert frame.loc[frame["reviewed"], "example_id"].tolist() == ["c01", "c02"]
-    listed = ws.tags("calls").set_index("tag")
+    listed = ws.data.tags("calls").set_index("tag")
     assert listed.loc["car_noise", "how"].startswith("query: device")
     assert listed.loc["reviewed", "how"] == "by hand"
     assert listed.loc["reviewed", "n"] == 2
 
 
 def test_tags_are_never_model_inputs_and_travel_with_rows(ws: dcai.Workspace) -> None:
-    tagged = ws.tag("calls", "quiet", query="snr_db < 5")
+    tagged = ws.data.tag("calls", "quiet", query="snr_db < 5")
     assert "quiet" not in tagged.roles.inputs
     assert tagged.roles.role_of("quiet") == "tag"
     split = ws.split("calls", dev=0.2, test=0.2)
     assert split.roles.tags == ("quiet",)
     assert split.to_pandas()["quiet"].sum() == tagged.to_pandas()["quiet"].sum()
-    assert ws.tags(split.ref).loc[0, "how"] == "query: snr_db < 5"
+    assert ws.data.tags(split.ref).loc[0, "how"] == "query: snr_db < 5"
 
 
 def test_retag_replaces_members_and_untag_keeps_the_parent(ws: dcai.Workspace) -> None:
-    first = ws.tag("calls", "quiet", query="snr_db < 5")
-    second = ws.tag("calls", "quiet", query="snr_db < 15")
+    first = ws.data.tag("calls", "quiet", query="snr_db < 5")
+    second = ws.data.tag("calls", "quiet", query="snr_db < 15")
     assert second.params["replaced"] and second.roles.tags == ("quiet",)
     assert second.to_pandas()["quiet"].sum() >= first.to_pandas()["quiet"].sum()
-    removed = ws.untag("calls", "quiet")
+    removed = ws.data.untag("calls", "quiet")
     assert "quiet" not in removed.to_pandas().columns and removed.roles.tags == ()
     assert "quiet" in first.to_pandas().columns
 
@@ -97,10 +97,10 @@ def test_roles_without_tags_keep_their_stored_form() -> None:
 def test_bad_rules_are_refused_and_change_nothing(
     ws: dcai.Workspace, kwargs: dict, error: type, match: str
 ) -> None:
-    before = [v.id for v in ws.log("calls")]
+    before = [v.id for v in ws.data.log("calls")]
     with pytest.raises(error, match=match):
-        ws.tag("calls", "t", **kwargs)
-    assert [v.id for v in ws.log("calls")] == before
+        ws.data.tag("calls", "t", **kwargs)
+    assert [v.id for v in ws.data.log("calls")] == before
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_bad_rules_are_refused_and_change_nothing(
 )
 def test_bad_names(ws: dcai.Workspace, name: str, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
-        ws.tag("calls", name, query="snr_db < 5")
+        ws.data.tag("calls", name, query="snr_db < 5")
 
 
 def test_tag_cli(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ws = dcai.Workspace(path)
     version = ws.add_dataset("digits", digits_frame().iloc[:500])
     truth = version.to_pandas(columns=["example_id", "label"])
-    labelled = ws.import_annotations(version.ref, simulate_labelers(truth, n_items=120))
+    labelled = ws.labels.import_annotations(version.ref, simulate_labelers(truth, n_items=120))
     split = ws.split(labelled.ref, dev=0.3, test=0.1)
     run = ws.train(split.ref, n_boot=0, capture_code=False)
-    first = ws.hlp(split.ref, consensus="majority", n_boot=0)
-    second = ws.hlp(split.ref, consensus="dawid_skene", n_boot=0)
+    first = ws.labels.hlp(split.ref, consensus="majority", n_boot=0)
+    second = ws.labels.hlp(split.ref, consensus="dawid_skene", n_boot=0)
     other = ws.add_dataset("other", digits_frame().iloc[500:800])
     other_split = ws.split(other.ref, dev=0.3, test=0.1)
     other_run = ws.train(other_split.ref, n_boot=0, capture_code=False)
@@ -55,8 +55,8 @@ def test_run_predictions_are_analysed(setup: dict[str, Any]) -> None:
     assert data["run"] == setup["run"]
     ws = dcai.Workspace(setup["path"])
     try:
-        detail = ws.run(setup["run"])
-        n_dev = int((ws.dataset(setup["ref"]).to_pandas()["split"] == "dev").sum())
+        detail = ws.runs.get(setup["run"])
+        n_dev = int((ws.data.version(setup["ref"]).to_pandas()["split"] == "dev").sum())
     finally:
         ws.close()
     assert data["n_examples"] == n_dev

@@ -470,7 +470,7 @@ def _data_object(ws: Path, ref: str) -> str:
     import dcai
 
     with dcai.Workspace(ws, create=False) as workspace:
-        return workspace.dataset(ref).data_object
+        return workspace.data.version(ref).data_object
 
 
 # Not a workspace ----------------------------------------------------------------------

@@ -336,7 +336,7 @@ def _readd_and_check(ws: Path, source: Path, seq: int) -> None:
 
 def _assert_reads_back(ws: Path, ref: str, source: Path) -> None:
     with dcai.Workspace(ws, create=False) as workspace:
-        assert_same_rows(workspace.dataset(ref).to_pandas(), pd.read_csv(source))
+        assert_same_rows(workspace.data.version(ref).to_pandas(), pd.read_csv(source))
 
 
 def test_kill_between_object_write_and_commit(tmp_path: Path, big_csv: Path) -> None:

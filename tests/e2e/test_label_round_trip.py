@@ -86,7 +86,7 @@ def test_round_trip_stores_labels_in_the_label_columns_type(tmp_path: Path, kind
         assert imported["imported"] == 6
         for i, eid in enumerate(ids):
             expected[(eid, annotator)] = written[texts[i % len(texts)]]
-    stored = Workspace(ws).dataset("ds").annotations()
+    stored = Workspace(ws).data.version("ds").annotations()
     got = {(r.example_id, r.annotator): r.label for r in stored.itertuples()}
     assert got == expected
     python_type = type(KINDS[kind][0][0])
@@ -263,7 +263,7 @@ def test_disputed_items_of_a_table_show_its_first_features(tmp_path: Path) -> No
             "label": ["a", "b", "b", "b"],
         }
     )
-    ws.import_annotations("tab", ann)
+    ws.labels.import_annotations("tab", ann)
     from dcai.labels.reports import run_agreement
 
     report, _ = run_agreement(ws, "tab", n_boot=0, store=False)

@@ -104,7 +104,7 @@ def test_a_hard_kill_loses_at_most_the_documented_values(tmp_path: Path) -> None
 
     ws = dcai.Workspace(ws_path)
     try:
-        assert ws.run(run_id)["status"] == "CRASHED"
+        assert ws.runs.get(run_id)["status"] == "CRASHED"
         stored = len(metric_history(ws, run_id, "m"))
     finally:
         ws.close()

@@ -24,7 +24,7 @@ from tests.conftest import run_dcai
 
 
 def _dev_predictions(ws: dcai.Workspace, run: str) -> pd.DataFrame:
-    detail = ws.run(run)
+    detail = ws.runs.get(run)
     sha = next(a["sha256"] for a in detail["artifacts"] if a["name"] == "predictions.parquet")
     frame: pd.DataFrame = read_parquet_object(ws.objects, sha, what="test")
     return frame[frame["split"] == "dev"].set_index("example_id")

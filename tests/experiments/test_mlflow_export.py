@@ -93,7 +93,7 @@ def test_runs_are_copied_with_params_metric_histories_tags_status_and_artifacts(
     assert set(copies) == {exported.finished, exported.failed}
     client = _client(exported.uri)
     for run_id, copy in copies.items():
-        detail = ws.run(run_id)
+        detail = ws.runs.get(run_id)
         assert copy.data.params == detail["params"]
         for metric in detail["metrics"]:
             ours = metric_history(ws, run_id, metric)
@@ -108,7 +108,7 @@ def test_runs_are_copied_with_params_metric_histories_tags_status_and_artifacts(
         tags = copy.data.tags
         assert tags["dcai.run_id"] == run_id
         name, _, version = detail["dataset"].partition("@")
-        assert version == ws.dataset("toy").id and len(version) == 64
+        assert version == ws.data.version("toy").id and len(version) == 64
         assert tags["dcai.dataset"] == f"toy@{version[:SHORT_ID_LENGTH]}"
         assert tags["dcai.dataset_hash"] == version
         assert tags["mlflow.runName"] == detail["name"]
@@ -127,10 +127,10 @@ def test_runs_are_copied_with_params_metric_histories_tags_status_and_artifacts(
     assert good.data.tags["stage"] == "noisy"
     assert good.data.params == {"C": "1.0", "solver": "lbfgs"}
     assert {"notes.txt", "plots/curve.bin"} <= {
-        a["name"] for a in ws.run(exported.finished)["artifacts"]
+        a["name"] for a in ws.runs.get(exported.finished)["artifacts"]
     }
     assert "ZeroDivisionError" in bad.data.tags["dcai.error"]
-    code = ws.run(exported.failed)["code"]
+    code = ws.runs.get(exported.failed)["code"]
     if code.get("commit"):  # captured inside git
         assert bad.data.tags["dcai.code.commit"] == code["commit"]
         assert bad.data.tags["mlflow.source.git.commit"] == code["commit"]

@@ -67,7 +67,7 @@ def test_tabular_recipes_export_and_agree(
 ) -> None:
     ws = table
     run = ws.train("toy", recipe=recipe, n_boot=0, capture_code=False).run
-    version = ws.register_model(run, name=f"toy-{recipe}")
+    version = ws.models.register(run, name=f"toy-{recipe}")
     out = tmp_path / "m.onnx"
     if recipe == "hgb":
         # ONNX trees compute in float32 while scikit-learn's boosting compares float64
@@ -103,7 +103,7 @@ def test_tfidf_text_model_is_refused(tmp_workspace: dcai.Workspace, tmp_path: Pa
     version = tmp_workspace.add_dataset("reviews", frame, label="label", text=["review"])
     tmp_workspace.split(version.ref, dev=0.25, test=0.0)
     run = tmp_workspace.train("reviews", recipe="tfidf-logreg", n_boot=0, capture_code=False)
-    registered = tmp_workspace.register_model(run.run, name="reviews")
+    registered = tmp_workspace.models.register(run.run, name="reviews")
     out = tmp_path / "text.onnx"
     with pytest.raises(InvalidInputError, match="TF-IDF") as info:
         export_onnx(tmp_workspace, registered.ref, out)
@@ -114,8 +114,8 @@ def test_tfidf_text_model_is_refused(tmp_workspace: dcai.Workspace, tmp_path: Pa
 def test_cli_export_json_force_and_formats(table: dcai.Workspace, tmp_path: Path) -> None:
     ws = table
     run = ws.train("toy", recipe="logreg", n_boot=0, capture_code=False).run
-    ws.register_model(run, name="toy")
-    ws.set_model_alias("toy", 1, "production")
+    ws.models.register(run, name="toy")
+    ws.models.set_alias("toy", 1, "production")
     out = tmp_path / "toy.onnx"
     args = ("models", "export", "toy@production", "--format", "onnx", "--out", str(out))
     done = run_dcai(*args, "--json", workspace=tmp_path / "ws")

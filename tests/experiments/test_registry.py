@@ -40,28 +40,28 @@ def trained(tmp_workspace: dcai.Workspace) -> tuple[dcai.Workspace, str, str]:
 
 def test_versions_aliases_and_history(trained: tuple[dcai.Workspace, str, str]) -> None:
     ws, run1, run2 = trained
-    v1 = ws.register_model(run1, name="toy-model", author="ana")
-    v2 = ws.register_model(run2, name="toy-model", description="boosted", author="ana")
+    v1 = ws.models.register(run1, name="toy-model", author="ana")
+    v2 = ws.models.register(run2, name="toy-model", description="boosted", author="ana")
     assert (v1.ref, v2.ref) == ("toy-model/1", "toy-model/2")
     assert v1.features == ["x0", "x1", "x2"] and v1.classes == ["neg", "pos"]
     assert v1.dataset is not None and v1.dataset.startswith("toy@")
-    ws.set_model_alias("toy-model", 1, "production", author="ana", reason="first")
-    ws.set_model_alias("toy-model", 2, "production", author="bo", reason="better dev")
-    assert ws.model("toy-model@production").version == 2
-    assert ws.model("toy-model").version == 2 and ws.model("toy-model/1").version == 1
+    ws.models.set_alias("toy-model", 1, "production", author="ana", reason="first")
+    ws.models.set_alias("toy-model", 2, "production", author="bo", reason="better dev")
+    assert ws.models.get("toy-model@production").version == 2
+    assert ws.models.get("toy-model").version == 2 and ws.models.get("toy-model/1").version == 1
     from dcai.experiments.registry import alias_history
 
     moves = [(m.from_version, m.to_version, m.author) for m in alias_history(ws, "toy-model")]
     assert moves == [(None, 1, "ana"), (1, 2, "bo")]
-    [summary] = ws.models()
+    [summary] = ws.models.registered()
     assert summary.versions == 2 and summary.aliases == {"production": 2}
 
 
 def test_refs_resolve_where_a_model_is_expected(trained: tuple[dcai.Workspace, str, str]) -> None:
     ws, run1, _ = trained
-    ws.register_model(run1, name="toy-model")
-    ws.set_model_alias("toy-model", 1, "production")
-    frame = ws.dataset("toy").to_pandas()
+    ws.models.register(run1, name="toy-model")
+    ws.models.set_alias("toy-model", 1, "production")
+    frame = ws.data.version("toy").to_pandas()
     by_run = ws.load_model(run1).predict(frame[["x0", "x1", "x2"]])
     for ref in ("toy-model", "toy-model/1", "toy-model@production"):
         assert (ws.load_model(ref).predict(frame[["x0", "x1", "x2"]]) == by_run).all()
@@ -71,9 +71,9 @@ def test_production_model_is_a_baseline_of_the_next_run(
     trained: tuple[dcai.Workspace, str, str],
 ) -> None:
     ws, run1, _ = trained
-    ws.register_model(run1, name="toy-model")
-    ws.set_model_alias("toy-model", 1, "production")
-    first = ws.run(run1)["metrics"]["accuracy"]
+    ws.models.register(run1, name="toy-model")
+    ws.models.set_alias("toy-model", 1, "production")
+    first = ws.runs.get(run1)["metrics"]["accuracy"]
     result = ws.train("toy", recipe="rf", n_boot=0, capture_code=False)
     assert result.baselines["production.accuracy"] == pytest.approx(first)
     assert any("production baseline: toy-model/1" in note for note in result.notes)
@@ -82,20 +82,20 @@ def test_production_model_is_a_baseline_of_the_next_run(
 def test_bad_input(trained: tuple[dcai.Workspace, str, str]) -> None:
     ws, run1, _ = trained
     with pytest.raises(InvalidInputError, match="not allowed"):
-        ws.register_model(run1, name="bad/name")
-    ws.register_model(run1, name="toy-model")
+        ws.models.register(run1, name="bad/name")
+    ws.models.register(run1, name="toy-model")
     with pytest.raises(UnknownRefError, match="no version 7"):
-        ws.set_model_alias("toy-model", 7, "production")
+        ws.models.set_alias("toy-model", 7, "production")
     with pytest.raises(UnknownRefError, match="no alias 'staging'"):
-        ws.model("toy-model@staging")
+        ws.models.get("toy-model@staging")
     with pytest.raises(UnknownRefError, match="no model 'nope'"):
-        ws.model("nope/1")
+        ws.models.get("nope/1")
     with pytest.raises(InvalidInputError, match="cannot read the model reference"):
         parse_model_ref("toy-model/0")
     with ws.start_run(experiment="empty", capture_code=False) as run:
         pass
     with pytest.raises(InvalidInputError, match="stored no model"):
-        ws.register_model(run.id, name="toy-model")
+        ws.models.register(run.id, name="toy-model")
 
 
 def test_models_cli(trained: tuple[dcai.Workspace, str, str], tmp_path: Path) -> None:

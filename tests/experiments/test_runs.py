@@ -32,8 +32,8 @@ def test_a_run_records_data_params_metrics_and_ends_finished(ws: dcai.Workspace)
             run.log_metric("loss", loss)
         run.log_metrics({"accuracy": 0.8, "f1": 0.75}, step=0)
         run.set_tag("stage", "noisy")
-    detail = ws.run(run.id[:8])
-    version = ws.dataset("toy")
+    detail = ws.runs.get(run.id[:8])
+    version = ws.data.version("toy")
     assert detail["status"] == "FINISHED" and detail["ended"]
     assert detail["dataset"] == f"toy@{version.id}"  # the full content hash
     assert detail["params"] == {"C": "1", "solver": "lbfgs"}
@@ -49,7 +49,7 @@ def test_failures_and_misuse(ws: dcai.Workspace) -> None:
     with pytest.raises(ZeroDivisionError), ws.start_run(experiment="e1", capture_code=False) as run:
         run.log_metric("x", 1.0)
         _ = 1 / 0
-    detail = ws.run(run.id)
+    detail = ws.runs.get(run.id)
     assert detail["status"] == "FAILED" and "ZeroDivisionError" in detail["error"]
     assert detail["metrics"] == {"x": 1.0}
     with pytest.raises(InvalidInputError, match="nothing more can be logged"):
@@ -62,7 +62,7 @@ def test_failures_and_misuse(ws: dcai.Workspace) -> None:
     with pytest.raises(UnknownRefError, match="no dataset"):
         ws.start_run(dataset="nope", capture_code=False)
     with pytest.raises(UnknownRefError, match="no run"):
-        ws.run("ffffffff")
+        ws.runs.get("ffffffff")
 
 
 def test_filters_order_and_limit(ws: dcai.Workspace) -> None:
@@ -117,7 +117,7 @@ def test_a_killed_run_shows_crashed_with_what_was_flushed(ws: dcai.Workspace) ->
     assert run_id, proc.stderr.read() if proc.stderr else ""
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    detail = ws.run(run_id)
+    detail = ws.runs.get(run_id)
     assert detail["status"] == "CRASHED"
     assert detail["metrics"] == {"value": 49.0}
     assert len(metric_history(ws, run_id, "value")) == 50
@@ -177,6 +177,6 @@ def test_concurrent_flushes_of_one_run_write_each_value_once(ws: dcai.Workspace)
         for thread in threads:
             thread.join()
     run.end()
-    detail = ws.run(run.id)
+    detail = ws.runs.get(run.id)
     assert len(detail["params"]) == 100
     assert len(metric_history(ws, run.id, "m")) == 500

@@ -45,12 +45,12 @@ def test_recipes_train_evaluate_and_store_a_loadable_model(
     assert result.metrics["accuracy"] is not None and result.metrics["accuracy"] > 0.8
     assert result.metrics["test.accuracy"] is not None
     assert result.baselines["majority.accuracy"] < result.metrics["accuracy"]
-    detail = split_ws.run(result.run)
+    detail = split_ws.runs.get(result.run)
     assert detail["status"] == "FINISHED" and detail["params"]["recipe"] == recipe
     names = {a["name"] for a in detail["artifacts"]}
     assert {"metrics.json", "predictions.parquet", MODEL_ARTIFACT} <= names
     model = load_model(split_ws, result.run)
-    frame = split_ws.dataset("toy").to_pandas()
+    frame = split_ws.data.version("toy").to_pandas()
     dev = frame[frame["split"] == "dev"]
     accuracy = (model.predict(dev[["x0", "x1", "x2"]]) == dev["label"]).mean()
     assert accuracy == pytest.approx(result.metrics["accuracy"])

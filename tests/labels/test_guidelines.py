@@ -19,41 +19,41 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_versions_are_content_addressed(tmp_workspace: dcai.Workspace, tmp_path: Path) -> None:
-    v1 = tmp_workspace.add_guideline(
+    v1 = tmp_workspace.labels.add_guideline(
         "sentiment", _write(tmp_path / "a.md", "# v1\nIrony: negative.")
     )
-    again = tmp_workspace.add_guideline("sentiment", tmp_path / "a.md")
-    v2 = tmp_workspace.add_guideline(
+    again = tmp_workspace.labels.add_guideline("sentiment", tmp_path / "a.md")
+    v2 = tmp_workspace.labels.add_guideline(
         "sentiment", _write(tmp_path / "b.md", "# v2\nIrony: neutral.")
     )
     assert (v1.ref, again.ref, v2.ref) == ("sentiment@v1", "sentiment@v1", "sentiment@v2")
     assert v1.created and not again.created and v2.created
-    assert tmp_workspace.guideline("sentiment").ref == "sentiment@v2"
-    assert tmp_workspace.guideline("sentiment@v1").text == "# v1\nIrony: negative."
-    assert [g.ref for g in tmp_workspace.guidelines("sentiment")] == [
+    assert tmp_workspace.labels.guideline("sentiment").ref == "sentiment@v2"
+    assert tmp_workspace.labels.guideline("sentiment@v1").text == "# v1\nIrony: negative."
+    assert [g.ref for g in tmp_workspace.labels.guidelines("sentiment")] == [
         "sentiment@v2",
         "sentiment@v1",
     ]
     # Objects survive garbage collection.
     assert tmp_workspace.gc(grace_seconds=0).removed == 0
-    assert tmp_workspace.guideline("sentiment@v1").text.startswith("# v1")
+    assert tmp_workspace.labels.guideline("sentiment@v1").text.startswith("# v1")
 
 
 def test_bad_guidelines(tmp_workspace: dcai.Workspace, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="empty"):
-        tmp_workspace.add_guideline("g", _write(tmp_path / "e.md", "  \n"))
+        tmp_workspace.labels.add_guideline("g", _write(tmp_path / "e.md", "  \n"))
     with pytest.raises(InvalidInputError, match="no such file"):
-        tmp_workspace.add_guideline("g", tmp_path / "missing.md")
+        tmp_workspace.labels.add_guideline("g", tmp_path / "missing.md")
     with pytest.raises(InvalidInputError, match="invalid guideline name"):
-        tmp_workspace.add_guideline("bad name", _write(tmp_path / "x.md", "x"))
+        tmp_workspace.labels.add_guideline("bad name", _write(tmp_path / "x.md", "x"))
     with pytest.raises(InvalidInputError, match="UTF-8"):
         (tmp_path / "latin.md").write_bytes("caf\xe9".encode("latin-1"))
-        tmp_workspace.add_guideline("g", tmp_path / "latin.md")
+        tmp_workspace.labels.add_guideline("g", tmp_path / "latin.md")
     with pytest.raises(UnknownRefError, match="no guideline named"):
-        tmp_workspace.guideline("nope")
-    tmp_workspace.add_guideline("g", tmp_path / "x.md")
+        tmp_workspace.labels.guideline("nope")
+    tmp_workspace.labels.add_guideline("g", tmp_path / "x.md")
     with pytest.raises(UnknownRefError, match="no version"):
-        tmp_workspace.guideline("g@v9")
+        tmp_workspace.labels.guideline("g@v9")
 
 
 def test_annotations_record_the_guideline_in_force(
@@ -61,7 +61,7 @@ def test_annotations_record_the_guideline_in_force(
 ) -> None:
     frame = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0], "label": ["pos", "neg"]})
     version = tmp_workspace.add_dataset("d", frame, id="id")
-    tmp_workspace.add_guideline("sentiment", _write(tmp_path / "g.md", "rules"))
+    tmp_workspace.labels.add_guideline("sentiment", _write(tmp_path / "g.md", "rules"))
     ann = pd.DataFrame(
         {
             "example_id": ["a", "a", "b"],
@@ -70,7 +70,7 @@ def test_annotations_record_the_guideline_in_force(
             "guideline": [None, "sentiment@v0-draft", None],
         }
     )
-    child = tmp_workspace.import_annotations(version.ref, ann, guideline="sentiment")
+    child = tmp_workspace.labels.import_annotations(version.ref, ann, guideline="sentiment")
     recorded = child.annotations().set_index(["example_id", "annotator"])["guideline"]
     assert recorded[("a", "ann")] == "sentiment@v1"
     assert recorded[("a", "bo")] == "sentiment@v0-draft"  # the file's own value wins

@@ -21,13 +21,13 @@ from tests.conftest import run_dcai
 def annotated(tmp_workspace: dcai.Workspace) -> tuple[dcai.Workspace, str, pd.DataFrame]:
     version = tmp_workspace.add_dataset("digits", digits_frame().iloc[:400])
     truth = version.to_pandas(columns=["example_id", "label"])
-    child = tmp_workspace.import_annotations(version.ref, simulate_labelers(truth, n_items=150))
+    child = tmp_workspace.labels.import_annotations(version.ref, simulate_labelers(truth, n_items=150))
     return tmp_workspace, child.ref, truth
 
 
 def test_agreement_is_stored_and_finds_the_confused_pair(annotated: tuple) -> None:
     ws, ref, _ = annotated
-    report = ws.agreement(ref, n_boot=50)
+    report = ws.labels.agreement(ref, n_boot=50)
     data = report.to_dict()
     for key in (
         "n_items",
@@ -52,14 +52,14 @@ def test_agreement_by_guideline(tmp_workspace: dcai.Workspace, tmp_path: Path) -
     truth = version.to_pandas(columns=["example_id", "label"])
     (tmp_path / "v1.md").write_text("v1")
     (tmp_path / "v2.md").write_text("v2: 1 has no foot; 8 has two loops")
-    tmp_workspace.add_guideline("digits", tmp_path / "v1.md")
+    tmp_workspace.labels.add_guideline("digits", tmp_path / "v1.md")
     first = simulate_labelers(truth.iloc[:200], n_items=100, seed=1)
-    child = tmp_workspace.import_annotations(version.ref, first, guideline="digits@v1")
-    tmp_workspace.add_guideline("digits", tmp_path / "v2.md")
+    child = tmp_workspace.labels.import_annotations(version.ref, first, guideline="digits@v1")
+    tmp_workspace.labels.add_guideline("digits", tmp_path / "v2.md")
     better = (("ana", 0.98, None, 0.0), ("bo", 0.98, None, 0.0), ("cy", 0.98, None, 0.0))
     second = simulate_labelers(truth.iloc[200:], n_items=100, seed=2, labelers=better)
-    child = tmp_workspace.import_annotations(child.ref, second, guideline="digits")
-    comparison = tmp_workspace.agreement_by(child.ref, "guideline", n_boot=50)
+    child = tmp_workspace.labels.import_annotations(child.ref, second, guideline="digits")
+    comparison = tmp_workspace.labels.agreement_by(child.ref, "guideline", n_boot=50)
     summary = comparison.summary.set_index("guideline")
     assert set(summary.index) == {"digits@v1", "digits@v2"}
     # Revised instructions: the 1/8 confusion is gone, so class 1 agrees more under v2.
@@ -69,14 +69,14 @@ def test_agreement_by_guideline(tmp_workspace: dcai.Workspace, tmp_path: Path) -
 
 def test_consensus_commit_and_hlp(annotated: tuple) -> None:
     ws, ref, truth = annotated
-    result = ws.consensus(ref, method="dawid_skene")
+    result = ws.labels.consensus(ref, method="dawid_skene")
     merged = result.labels.merge(truth, on="example_id", suffixes=("", "_true"))
     assert (merged["label"] == merged["label_true"]).mean() > 0.95
     assert result.annotators.set_index("annotator")["accuracy"].idxmin() == "cy"
-    child = ws.commit_consensus(ref, method="majority")
+    child = ws.labels.commit_consensus(ref, method="majority")
     assert child.operation == "consensus" and child.params["method"] == "majority"
     assert child.to_pandas()["label"].dtype.kind == "i"
-    report = ws.hlp(ref, n_boot=50)
+    report = ws.labels.hlp(ref, n_boot=50)
     frame = report.to_frame()
     overall = frame[frame["scope"] == "overall"].iloc[0]
     assert 0.8 < overall["accuracy"] < 1.0
@@ -88,9 +88,9 @@ def test_consensus_commit_and_hlp(annotated: tuple) -> None:
 def test_model_assisted_consensus_needs_an_audit(annotated: tuple) -> None:
     ws, ref, truth = annotated
     with pytest.raises(InvalidInputError, match="has no audit"):
-        ws.consensus(ref, method="model_assisted")
+        ws.labels.consensus(ref, method="model_assisted")
     ws.audit(ref, cv=3)
-    result = ws.consensus(ref, method="model_assisted")
+    result = ws.labels.consensus(ref, method="model_assisted")
     merged = result.labels.merge(truth, on="example_id", suffixes=("", "_true"))
     assert (merged["label"] == merged["label_true"]).mean() > 0.95
 
@@ -101,13 +101,13 @@ def test_conventions_on_transcripts(tmp_workspace: dcai.Workspace, tmp_path: Pat
     data["audio_seconds"] = np.arange(len(data), dtype=float)
     data["label"] = "transcript"
     version = tmp_workspace.add_dataset("speech", data, id="example_id")
-    child = tmp_workspace.import_annotations(version.ref, transcripts)
-    report = tmp_workspace.label_conventions(child.ref)
+    child = tmp_workspace.labels.import_annotations(version.ref, transcripts)
+    report = tmp_workspace.labels.conventions(child.ref)
     named = set(report.conventions["convention"])
     assert {"filler_words", "ellipsis"} <= named
-    applied = tmp_workspace.apply_conventions(child.ref, report.rules)
+    applied = tmp_workspace.labels.apply_conventions(child.ref, report.rules)
     assert applied.operation == "apply_conventions" and applied.params["changed"] > 0
-    after = tmp_workspace.label_conventions(applied.ref)
+    after = tmp_workspace.labels.conventions(applied.ref)
     assert after.groups.shape[0] <= report.groups.shape[0]
     original = child.annotations().set_index(["example_id", "annotator"])["label"]
     assert (
@@ -121,7 +121,7 @@ def test_conventions_on_transcripts(tmp_workspace: dcai.Workspace, tmp_path: Pat
 def test_no_annotations_is_a_clear_error(tmp_workspace: dcai.Workspace) -> None:
     tmp_workspace.add_dataset("plain", digits_frame().iloc[:50])
     with pytest.raises(InvalidInputError, match="has no annotations"):
-        tmp_workspace.agreement("plain")
+        tmp_workspace.labels.agreement("plain")
     with pytest.raises(UnknownRefError, match="no hlp report"):
         latest_report(tmp_workspace, "plain", "hlp")
 

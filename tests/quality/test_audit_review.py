@@ -38,7 +38,7 @@ def audited(tmp_workspace: dcai.Workspace) -> tuple[dcai.Workspace, object, np.n
 def test_audit_is_stored_with_its_version(audited: tuple) -> None:
     ws, audit, flips = audited
     assert audit.created
-    assert audit.version_ref == ws.dataset("animals").ref
+    assert audit.version_ref == ws.data.version("animals").ref
     scores = audit.scores
     assert len(scores) == 240 and scores["example_id"].is_unique
     assert {"label_quality", "is_label_issue", "outlier_score", "duplicate_group"} <= set(scores)
@@ -57,7 +57,7 @@ def test_audit_is_stored_with_its_version(audited: tuple) -> None:
     # Same data and parameters: the same audit, stored once.
     again = ws.audit("animals", cv=3)
     assert again.id == audit.id and not again.created
-    assert [a.id for a in ws.audits("animals")] == [audit.id]
+    assert [a.id for a in ws.quality.audits("animals")] == [audit.id]
 
 
 def test_review_accept_suggestions_commits_a_clean_child(audited: tuple) -> None:
@@ -74,7 +74,7 @@ def test_review_accept_suggestions_commits_a_clean_child(audited: tuple) -> None
     assert params["audit"] == audit.short_id and params["reviewers"] == ["ana", "bo"]
     assert params["counts"] == {"relabel": accepted, "keep": 1, "remove": 0}
     assert len(params["decisions"]) == accepted + 1
-    diff = ws.diff(audit.version_ref, child.ref)
+    diff = ws.data.diff(audit.version_ref, child.ref)
     assert diff.counts["relabeled"] == accepted
     assert diff.counts["removed"] == 0 and diff.counts["added"] == 0
     # The audit is now stale: no more decisions on it.
@@ -92,7 +92,7 @@ def test_remove_and_relabel_by_hand(audited: tuple) -> None:
     frame = child.to_pandas().set_index("example_id")
     assert frame.loc["r005", "animal"] == "cow"
     assert "r006" not in frame.index and child.rows == 238
-    diff = ws.diff(audit.version_ref, child.ref)
+    diff = ws.data.diff(audit.version_ref, child.ref)
     assert diff.counts["removed"] == 2
 
 
@@ -171,4 +171,4 @@ def test_concurrent_identical_audits_store_one(tmp_workspace: dcai.Workspace) ->
     assert all(p.returncode == 0 for p in procs), outputs
     ids = {out.strip() for out, _ in outputs}
     assert len(ids) == 1
-    assert len(tmp_workspace.audits("animals")) == 1
+    assert len(tmp_workspace.quality.audits("animals")) == 1

@@ -43,7 +43,7 @@ def test_keeps_survive_a_tag_and_not_a_change(tmp_workspace: dcai.Workspace) -> 
     ws.review(first.id).keep(kept, reviewer="ana", note="checked")
 
     # A tag makes a new version: the first audit goes stale, the new one carries the keeps.
-    ws.tag("animals", "seen", example_ids=kept)
+    ws.data.tag("animals", "seen", example_ids=kept)
     second = ws.audit("animals", cv=3)
     assert second.created and second.summary["carried_decisions"] == 3
     review = ws.review(second.id)
@@ -89,7 +89,7 @@ def test_pending_relabels_carry_but_removed_examples_do_not(
     review.relabel("r010", other)
     review.relabel("r013", frame.loc[13, "animal"])  # its own label: nothing to carry
     review.remove(["r011"])
-    ws.tag("animals", "late", example_ids=["r012"])
+    ws.data.tag("animals", "late", example_ids=["r012"])
     second = ws.audit("animals", cv=3)
     decisions = ws.review(second.id).decisions().set_index("example_id")
     assert decisions.loc["r010", "action"] == "relabel" and decisions.loc["r010", "label"] == other

@@ -46,14 +46,14 @@ def test_core_flow_on_memory_objects(tmp_path: Path) -> None:
     assert cleaned.to_pandas().shape[0] == 300
     result = ws.train(cleaned.ref, recipe="logreg", n_boot=0, capture_code=False)
     model = ws.load_model(result.run)
-    ws.register_model(result.run, name="toy-model")
+    ws.models.register(result.run, name="toy-model")
     registered = ws.load_model("toy-model/1")
     dev = cleaned.to_pandas().query("split == 'dev'")
     assert (model.predict(dev[["x0", "x1", "x2"]]) == registered.predict(dev[["x0", "x1", "x2"]])).all()
     guideline_file = tmp_path / "guide.md"
     guideline_file.write_text("# Label pos when x0 + x1 > 0\n", encoding="utf-8")
-    guideline = ws.add_guideline("toy", guideline_file)
-    assert ws.guideline(guideline.ref).text.startswith("# Label pos")
+    guideline = ws.labels.add_guideline("toy", guideline_file)
+    assert ws.labels.guideline(guideline.ref).text.startswith("# Label pos")
     analysis = ws.analyze(cleaned.ref)
     assert analysis.metrics.metric("accuracy").value > 0.5
     report = ws.verify()
@@ -65,7 +65,7 @@ def test_core_flow_on_memory_objects(tmp_path: Path) -> None:
     path = store._path(split.data_object, ".parquet")  # type: ignore[attr-defined]
     store.fs.pipe_file(path, store.fs.cat_file(store._path(version.data_object, ".parquet")))  # type: ignore[attr-defined]
     with pytest.raises(CorruptObjectError, match="dcai verify"):
-        ws.dataset(split.ref).to_pandas()
+        ws.data.version(split.ref).to_pandas()
     assert not ws.verify().clean
 
 

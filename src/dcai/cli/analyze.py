@@ -126,7 +126,7 @@ def analyze(
     if html is not None:
         check_output_path(html, workspace=ws, force=force)
     with dcai_warnings_to_stderr(), progress_bar(f"analysing {ref}") as progress:
-        result = ws.analyze(
+        result = ws.analysis.analyze(
             ref,
             audit=audit,
             split=split,

@@ -47,7 +47,7 @@ def audit(
     """
     ws = open_workspace(ctx)
     with dcai_warnings_to_stderr(), progress_bar(f"auditing {ref}") as progress:
-        result = ws.audit(
+        result = ws.quality.audit(
             ref, cv=cv, embeddings=embeddings, backend=backend, random_state=seed, progress=progress
         )
     if json_:
@@ -198,7 +198,7 @@ def audits(
     from dcai.quality.audit import ISSUE_TYPES
 
     ws = open_workspace(ctx)
-    found = ws.audits(ref)
+    found = ws.quality.audits(ref)
     if json_:
         print_json([a.to_dict() for a in found])
         return

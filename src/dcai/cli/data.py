@@ -80,7 +80,7 @@ def add(
         source = read_table(file, sep=_separator(sep))
         source.attrs[SOURCE_ATTR] = str(file.resolve())
     with progress_bar(f"adding {file.name}") as progress:
-        version = ws.add_dataset(
+        version = ws.data.add(
             name,
             source,
             label=label,
@@ -168,7 +168,7 @@ def _separator(text: str) -> str:
 def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     """List datasets with their latest version."""
     ws = open_workspace(ctx)
-    summaries = ws.datasets()
+    summaries = ws.data.datasets()
     if json_:
         print_json([s.to_dict() for s in summaries])
         return
@@ -193,7 +193,7 @@ def show(
 ) -> None:
     """Show a version: lineage, columns and roles, class counts, splits, annotations."""
     ws = open_workspace(ctx)
-    version = ws.dataset(ref)
+    version = ws.data.version(ref)
     counts = version.label_counts()
     info: dict[str, Any] = version.to_dict()
     info["label_counts"] = {str(k): int(v) for k, v in counts.items()}
@@ -253,7 +253,7 @@ def log(
 ) -> None:
     """Show a dataset's history, newest first: operation, parameters, parents, author, time."""
     ws = open_workspace(ctx)
-    versions = ws.log(name)
+    versions = ws.data.log(name)
     if json_:
         print_json([v.to_dict() for v in versions])
         return
@@ -310,7 +310,7 @@ def diff(
 ) -> None:
     """Show examples added, removed, relabeled, with changed features, and moved between splits."""
     ws = open_workspace(ctx)
-    result = ws.diff(a, b)
+    result = ws.data.diff(a, b)
     if json_:
         print_json(result.to_dict())
         return
@@ -338,8 +338,8 @@ def export(
     replaced only with --force.
     """
     ws = open_workspace(ctx)
-    version = ws.dataset(ref)
-    path = ws.export(ref, out, format=format, annotations=annotations, force=force)  # type: ignore[arg-type]
+    version = ws.data.version(ref)
+    path = ws.data.export(ref, out, format=format, annotations=annotations, force=force)  # type: ignore[arg-type]
     if json_:
         print_json(
             {
@@ -374,7 +374,7 @@ def split(
 ) -> None:
     """Commit a child version with a train/dev/test split column and print the balance report."""
     ws = open_workspace(ctx)
-    version = ws.split(
+    version = ws.data.split(
         name,
         dev=dev,
         test=test,
@@ -437,7 +437,7 @@ def tag(
     """Commit a child version in which the examples chosen by a rule carry a tag."""
     ws = open_workspace(ctx)
     example_ids = _read_ids(ids, ids_file)
-    version = ws.tag(
+    version = ws.data.tag(
         name, tag_name, query=query, example_ids=example_ids, message=message, author=author
     )
     count = int(version.params.get("examples", 0))
@@ -497,7 +497,7 @@ def untag(
 ) -> None:
     """Commit a child version without a tag (earlier versions keep it)."""
     ws = open_workspace(ctx)
-    version = ws.untag(name, tag_name, message=message, author=author)
+    version = ws.data.untag(name, tag_name, message=message, author=author)
     if json_:
         print_json({"ref": version.ref, "id": version.id, "new": version.created})
         return
@@ -512,7 +512,7 @@ def tags(
 ) -> None:
     """List a version's tags: how many examples, what share, and the rule that made each."""
     ws = open_workspace(ctx)
-    frame = ws.tags(name)
+    frame = ws.data.tags(name)
     if json_:
         print_json({"tags": frame.to_dict(orient="records")})
         return

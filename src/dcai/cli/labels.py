@@ -74,7 +74,7 @@ def import_(
 ) -> None:
     """Import long-form annotations as a new version of the dataset."""
     ws = open_workspace(ctx)
-    version = ws.import_annotations(
+    version = ws.labels.import_annotations(
         ref,
         file,
         id_column=id,
@@ -120,7 +120,7 @@ def guideline_add(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Store FILE as the next version of guideline NAME (the same text is stored once)."""
-    guideline = open_workspace(ctx).add_guideline(name, file, message=message, author=author)
+    guideline = open_workspace(ctx).labels.add_guideline(name, file, message=message, author=author)
     if json_:
         print_json({**guideline.to_dict(), "new": guideline.created})
         return
@@ -135,7 +135,7 @@ def guideline_list(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List guideline versions."""
-    found = open_workspace(ctx).guidelines(name)
+    found = open_workspace(ctx).labels.guidelines(name)
     if json_:
         print_json([g.to_dict() for g in found])
         return
@@ -162,7 +162,7 @@ def guideline_show(
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print a guideline version's text."""
-    guideline = open_workspace(ctx).guideline(ref)
+    guideline = open_workspace(ctx).labels.guideline(ref)
     if json_:
         print_json({**guideline.to_dict(), "text": guideline.text})
         return
@@ -598,7 +598,7 @@ def export(
     from dcai.labels.reports import sample_tasks
 
     ws = open_workspace(ctx)
-    version = ws.dataset(ref)
+    version = ws.data.version(ref)
     chosen, path = sample_tasks(
         ws.stores, ref, version.rows, out, format=format, exclude_labeled=False, force=force
     )

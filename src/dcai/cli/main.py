@@ -331,7 +331,7 @@ def demo(
         f"accepted {result.accepted} suggestions with score ≥ {DEMO_MIN_SCORE} → "
         f"[bold cyan]{result.cleaned.ref}[/]"
     )
-    diff = ws.diff(result.noisy.ref, result.cleaned.ref)
+    diff = ws.data.diff(result.noisy.ref, result.cleaned.ref)
     console.print(
         f"diff {result.noisy.ref} → {result.cleaned.ref}: "
         + ", ".join(f"{k} {v}" for k, v in diff.counts.items() if v)
@@ -349,7 +349,7 @@ def demo(
     _print_analysis_demo(result)
     console.rule("train and register")
     _print_training_demo(result)
-    console.print(version_table(ws.log("digits"), title="Lineage of digits"))
+    console.print(version_table(ws.data.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
         f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits · "

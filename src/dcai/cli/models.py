@@ -44,7 +44,7 @@ def register(
 ) -> None:
     """Register a run's fitted model as the next version of NAME."""
     ws = open_workspace(ctx)
-    version = ws.register_model(
+    version = ws.models.register(
         run, name=name, description=description, author=author, trusted=trusted or ()
     )
     if json_:
@@ -70,7 +70,7 @@ def register(
 def list_(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Every registered model: versions, newest, aliases."""
     ws = open_workspace(ctx)
-    models = ws.models()
+    models = ws.models.registered()
     if json_:
         print_json({"models": [m.to_dict() for m in models]})
         return
@@ -100,7 +100,7 @@ def show(
     ws = open_workspace(ctx)
     name, number, alias = parse_model_ref(ref)
     if number is None and alias is None:
-        versions = ws.model_versions(name)
+        versions = ws.models.versions(name)
         history = alias_history(ws.stores, name)
         if json_:
             print_json(
@@ -132,7 +132,7 @@ def show(
                 f"  {h.at[:19]} {escape(h.alias)}: {before} → {after} by {escape(h.author)}{reason}"
             )
         return
-    version = ws.model(ref)
+    version = ws.models.get(ref)
     if json_:
         print_json(version.to_dict())
         return
@@ -160,7 +160,7 @@ def alias(
 ) -> None:
     """Point ALIAS at VERSION of NAME (one version per alias; every move is recorded)."""
     ws = open_workspace(ctx)
-    target = ws.set_model_alias(name, version, alias_name, author=author, reason=reason)
+    target = ws.models.set_alias(name, version, alias_name, author=author, reason=reason)
     if json_:
         print_json({"name": target.name, "alias": alias_name, "version": target.version})
         return

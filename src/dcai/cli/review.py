@@ -68,7 +68,7 @@ def list_(
     from dcai.quality.audit import content_text
 
     _check_min_score(min_score)
-    review = open_workspace(ctx).review(audit)
+    review = open_workspace(ctx).quality.review(audit)
     queue = review.queue(
         type=type,
         label=label,
@@ -188,7 +188,7 @@ def decide(
         )
     action = actions[0]
     _check_min_score(min_score)
-    review = open_workspace(ctx).review(audit)
+    review = open_workspace(ctx).quality.review(audit)
     ids = list(example_ids or [])
     filtered = type is not None or label is not None or min_score is not None
     if not ids and not filtered and not all_:
@@ -252,7 +252,7 @@ def undo(
     json_: JsonOption = False,
 ) -> None:
     """Forget decisions (before applying)."""
-    review = open_workspace(ctx).review(audit)
+    review = open_workspace(ctx).quality.review(audit)
     count = review.undo(example_ids)
     if json_:
         print_json({"audit": review.audit.short_id, "removed": count})
@@ -263,7 +263,7 @@ def undo(
 @app.command("status")
 def status(ctx: typer.Context, audit: AuditArgument, json_: JsonOption = False) -> None:
     """Issues, decisions so far, applications, and whether the audit is still current."""
-    review = open_workspace(ctx).review(audit)
+    review = open_workspace(ctx).quality.review(audit)
     state = review.status()
     if json_:
         print_json(state.to_dict())
@@ -301,7 +301,7 @@ def apply(
 ) -> None:
     """Commit the decisions as a child version (relabels and removals; lineage keeps every decision)."""
     ws = open_workspace(ctx)
-    review = ws.review(audit)
+    review = ws.quality.review(audit)
     version = review.apply(message=message, author=author)
     counts = version.params.get("counts", {}) if version.created else {}
     if json_:

@@ -167,7 +167,7 @@ def show(
 ) -> None:
     """One run: status, dataset version, code version, parameters, metrics, tags, artifacts."""
     ws = open_workspace(ctx)
-    detail = ws.run(run)
+    detail = ws.runs.get(run)
     if json_:
         print_json(detail)
         return
@@ -228,7 +228,7 @@ def train(
 
     params = dict(parse_param(p) for p in (param or []))
     ws = open_workspace(ctx)
-    result = ws.train(
+    result = ws.runs.train(
         ref,
         recipe=recipe,
         params=params,

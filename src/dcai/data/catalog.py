@@ -5,7 +5,7 @@ loads neither pandas nor pyarrow.
 
 >>> import tempfile, pandas as pd, dcai
 >>> ws = dcai.Workspace(tempfile.mkdtemp())
->>> _ = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
+>>> _ = ws.data.add("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
 >>> [(d.name, d.versions, d.rows) for d in list_datasets(ws)]
 [('toy', 1, 2)]
 """

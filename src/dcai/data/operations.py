@@ -99,7 +99,7 @@ def export_version(
     >>> from dcai import Workspace
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> ws = Workspace(root / "ws")
-    >>> _ = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
+    >>> _ = ws.data.add("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
     >>> export_version(ws, "toy", root / "toy.csv").name
     'toy.csv'
     >>> export_version(ws, "toy", root / "toy.csv", force=True).name

@@ -12,7 +12,7 @@ query typed at the CLI or sent to the API can compute a mask and nothing else.
 
 >>> import pandas as pd, tempfile, dcai
 >>> ws = dcai.Workspace.init(tempfile.mkdtemp())
->>> v = ws.add_dataset("calls", pd.DataFrame(
+>>> v = ws.data.add("calls", pd.DataFrame(
 ...     {"snr_db": [3.0, 25.0, 4.5, 30.0], "label": ["stop", "go", "go", "stop"]}))
 >>> tagged = tag_examples(ws, "calls", "car_noise", query="snr_db < 5")
 >>> tagged.operation, int(tagged.to_pandas()["car_noise"].sum())

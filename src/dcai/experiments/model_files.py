@@ -66,7 +66,7 @@ list on its own.
 >>> model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
 >>> dump_model(model) == dump_model(model)
 True
->>> with ws.start_run(experiment="doc") as run:
+>>> with ws.runs.start(experiment="doc") as run:
 ...     _ = run.log_artifact(dump_model(model), MODEL_ARTIFACT)
 >>> type(load_model(ws, run.id)).__name__
 'LogisticRegression'
@@ -665,7 +665,7 @@ def _refuse(what: str, foreign: list[str]) -> InvalidInputError:
     return InvalidInputError(
         f"{what} holds types dcai does not trust: {shown}; refusing to load it",
         hint="If you made this model and trust these exact types, pass them: "
-        "ws.load_model(REF, trusted=[...]).",
+        "ws.models.load(REF, trusted=[...]).",
     )
 
 

@@ -19,13 +19,13 @@ A model reference is one of:
 >>> import tempfile, dcai
 >>> from dcai.demo import digits_frame
 >>> ws = dcai.Workspace.init(tempfile.mkdtemp())
->>> _ = ws.add_dataset("digits", digits_frame().head(300), label="label")
->>> _ = ws.split("digits", dev=0.2, test=0.0, seed=0)
->>> result = ws.train("digits", recipe="logreg", n_boot=0, capture_code=False)
->>> mv = ws.register_model(result.run, name="digits")
->>> mv.ref, ws.set_model_alias("digits", 1, "production").ref
+>>> _ = ws.data.add("digits", digits_frame().head(300), label="label")
+>>> _ = ws.data.split("digits", dev=0.2, test=0.0, seed=0)
+>>> result = ws.runs.train("digits", recipe="logreg", n_boot=0, capture_code=False)
+>>> mv = ws.models.register(result.run, name="digits")
+>>> mv.ref, ws.models.set_alias("digits", 1, "production").ref
 ('digits/1', 'digits/1')
->>> ws.model("digits@production").version
+>>> ws.models.get("digits@production").version
 1
 """
 

@@ -1,6 +1,6 @@
 """Runs: code + data + parameters + results, recorded together, cheaply.
 
-``ws.start_run(experiment=..., dataset=REF, params={...})`` opens a :class:`Run`. It records by
+``ws.runs.start(experiment=..., dataset=REF, params={...})`` opens a :class:`Run`. It records by
 itself the dataset version (its full content hash), the code version (git commit, branch, dirty
 flag, the diff against HEAD as an artifact, untracked files; outside git the entry script's
 hash), the environment, the times and the status. Used as a context manager the run ends
@@ -19,7 +19,7 @@ never more than 40,000 values per run; values flushed before it are kept and the
 
 >>> import tempfile, dcai
 >>> ws = dcai.Workspace.init(tempfile.mkdtemp())
->>> with ws.start_run(experiment="demo", params={"C": 1.0}, capture_code=False) as run:
+>>> with ws.runs.start(experiment="demo", params={"C": 1.0}, capture_code=False) as run:
 ...     for step in range(3):
 ...         run.log_metric("loss", 1.0 / (step + 1))
 >>> frame = ws.runs(experiment="demo")
@@ -122,7 +122,7 @@ class Run:
         if self.status != "RUNNING":
             raise InvalidInputError(
                 f"run {self.short_id} is {self.status}; nothing more can be logged to it",
-                hint="Start a new run: ws.start_run(...)",
+                hint="Start a new run: ws.runs.start(...)",
             )
 
     def log_param(self, key: str, value: Any) -> None:

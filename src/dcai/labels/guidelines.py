@@ -13,9 +13,9 @@ Examples
 >>> ws = Workspace(tempfile.mkdtemp())
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "g.md"
 >>> _ = path.write_text("# Sentiment\\nIrony counts as negative.")
->>> ws.add_guideline("sentiment", path).ref
+>>> ws.labels.add_guideline("sentiment", path).ref
 'sentiment@v1'
->>> ws.add_guideline("sentiment", path).created
+>>> ws.labels.add_guideline("sentiment", path).created
 False
 """
 

@@ -12,10 +12,10 @@ Examples
 >>> from dcai.demo import digits_frame, simulate_labelers
 >>> from dcai.workspace import Workspace
 >>> ws = Workspace(tempfile.mkdtemp())
->>> v = ws.add_dataset("digits", digits_frame().iloc[:200])
+>>> v = ws.data.add("digits", digits_frame().iloc[:200])
 >>> truth = v.to_pandas(columns=["example_id", "label"])
->>> v2 = ws.import_annotations(v.ref, simulate_labelers(truth, n_items=60))
->>> report = ws.agreement(v2.ref, n_boot=50)
+>>> v2 = ws.labels.import_annotations(v.ref, simulate_labelers(truth, n_items=60))
+>>> report = ws.labels.agreement(v2.ref, n_boot=50)
 >>> report.n_annotators, report.n_items
 (3, 60)
 """

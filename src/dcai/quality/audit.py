@@ -1,6 +1,6 @@
 """Audit a dataset version: every detector, stored with the version it describes.
 
-``ws.audit(ref)`` computes out-of-sample probabilities (cross-validation, or the caller's own
+``ws.quality.audit(ref)`` computes out-of-sample probabilities (cross-validation, or the caller's own
 ``pred_probs``), one nearest-neighbour search shared by every distance-based detector, then
 label issues, outliers, near-duplicates (with label conflicts), missing values and class
 imbalance. The per-example scores, the issue list and the probabilities are stored as
@@ -19,8 +19,8 @@ Examples
 >>> from dcai.demo import digits_frame
 >>> from dcai.workspace import Workspace
 >>> ws = Workspace(tempfile.mkdtemp())
->>> v = ws.add_dataset("digits", digits_frame().iloc[:300])
->>> audit = ws.audit("digits", cv=3)
+>>> v = ws.data.add("digits", digits_frame().iloc[:300])
+>>> audit = ws.quality.audit("digits", cv=3)
 >>> audit.version_ref == v.ref, set(audit.issues.columns) >= {"example_id", "type", "score"}
 (True, True)
 """

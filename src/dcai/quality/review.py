@@ -17,12 +17,12 @@ Examples
 >>> from dcai.demo import digits_frame, plant_label_errors
 >>> from dcai.workspace import Workspace
 >>> ws = Workspace(tempfile.mkdtemp())
->>> _ = ws.add_dataset("digits", digits_frame().iloc[:300])
+>>> _ = ws.data.add("digits", digits_frame().iloc[:300])
 >>> _ = plant_label_errors(ws, "digits", rate=0.1, seed=0)
->>> review = ws.review(ws.audit("digits", cv=3).id)
+>>> review = ws.quality.review(ws.quality.audit("digits", cv=3).id)
 >>> accepted = review.accept_suggested(min_score=0.0)
 >>> child = review.apply(message="fix labels")
->>> ws.diff(child.parents[0].ref, child.ref).counts["relabeled"] == accepted
+>>> ws.data.diff(child.parents[0].ref, child.ref).counts["relabeled"] == accepted
 True
 """
 
@@ -130,7 +130,7 @@ def coerce_label(value: Any, labels: pd.Series, *, allow_new_class: bool = False
 class Review:
     """The review queue of one audit, and the decisions taken on it.
 
-    Get one with ``ws.review(audit_id_or_ref)``.
+    Get one with ``ws.quality.review(audit_id_or_ref)``.
     """
 
     def __init__(self, stores: Stores, audit: Audit) -> None:

@@ -9,10 +9,10 @@ as if it were sound: it is reported). The copy is assembled in a temporary folde
 
 >>> import tempfile, pathlib, pandas as pd, dcai
 >>> ws = dcai.Workspace(tempfile.mkdtemp())
->>> _ = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
+>>> _ = ws.data.add("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
 >>> dest = pathlib.Path(tempfile.mkdtemp()) / "copy"
 >>> report = backup_workspace(ws.meta, ws.objects, dest, workspace_root=ws.path)
->>> [d.name for d in dcai.Workspace(dest, create=False).datasets()]
+>>> [d.name for d in dcai.Workspace(dest, create=False).data.datasets()]
 ['toy']
 """
 

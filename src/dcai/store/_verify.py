@@ -15,7 +15,7 @@ same data again (``dcai data add``) rewrites them, and a backup restores the res
 
 >>> import tempfile, pandas as pd, dcai
 >>> ws = dcai.Workspace(tempfile.mkdtemp())
->>> _ = ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
+>>> _ = ws.data.add("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]}))
 >>> verify_workspace(ws.meta, ws.objects).clean
 True
 """

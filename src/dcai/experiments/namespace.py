@@ -1,0 +1,200 @@
+"""``ws.runs`` and ``ws.models``: tracked runs (code + data + params + results) and the model registry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import pandas as pd
+
+    from dcai.experiments.registry import ModelSummary, ModelVersion
+    from dcai.experiments.runs import Run
+    from dcai.experiments.train import TrainResult
+    from dcai.store import Stores
+
+__all__ = ["ModelsNamespace", "RunsNamespace"]
+
+
+class RunsNamespace:
+    """Tracked runs (``ws.runs``); calling it lists them: ``ws.runs(where="metrics.f1 > 0.8")``.
+
+    Params are stored as text, as MLflow does.
+
+    >>> import tempfile
+    >>> from dcai import Workspace
+    >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+    >>> with ws.runs.start(experiment="demo", params={"C": 1.0}, capture_code=False) as run:
+    ...     run.log_metric("f1", 0.9)
+    >>> list(ws.runs(where="metrics.f1 > 0.8")["run"]) == [run.id]
+    True
+    >>> ws.runs.get(run.id)["params"]
+    {'C': '1.0'}
+    >>> ws.close()
+    """
+
+    def __init__(self, stores: Stores) -> None:
+        self._stores = stores
+
+    def __repr__(self) -> str:
+        return f"<ws.runs of {self._stores.path}>"
+
+    def start(
+        self,
+        *,
+        experiment: str = "default",
+        dataset: str | None = None,
+        params: dict[str, Any] | None = None,
+        name: str | None = None,
+        tags: dict[str, Any] | None = None,
+        author: str | None = None,
+        capture_code: bool = True,
+    ) -> Run:
+        """Open a run recording code + data + params + results (a context manager)."""
+        from dcai.experiments.runs import start_run
+
+        return start_run(
+            self._stores,
+            experiment=experiment,
+            dataset=dataset,
+            params=params,
+            name=name,
+            tags=tags,
+            author=author,
+            capture_code=capture_code,
+        )
+
+    def train(
+        self,
+        ref: str,
+        *,
+        recipe: str = "logreg",
+        params: dict[str, Any] | None = None,
+        experiment: str | None = None,
+        test: bool = False,
+        overfit_check: bool = False,
+        n_boot: int = 500,
+        random_state: int = 0,
+        capture_code: bool = True,
+    ) -> TrainResult:
+        """Fit a recipe on the train split, evaluate on dev, record a run (see
+        :func:`dcai.experiments.train.train`)."""
+        from dcai.experiments.train import train
+
+        return train(
+            self._stores,
+            ref,
+            recipe=recipe,
+            params=params,
+            experiment=experiment,
+            test=test,
+            overfit_check=overfit_check,
+            n_boot=n_boot,
+            random_state=random_state,
+            capture_code=capture_code,
+        )
+
+    def __call__(
+        self,
+        *,
+        experiment: str | None = None,
+        where: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``)."""
+        from dcai.experiments.query import list_runs
+
+        return list_runs(
+            self._stores, experiment=experiment, where=where, order_by=order_by, limit=limit
+        )
+
+    def get(self, key: str) -> dict[str, Any]:
+        """One run in full (id or unambiguous prefix), JSON-ready."""
+        from dcai.experiments.query import run_detail
+
+        return run_detail(self._stores, key)
+
+
+class ModelsNamespace:
+    """The model registry (``ws.models``): versions made from runs, aliases, loading.
+
+    >>> import tempfile
+    >>> from dcai import Workspace
+    >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+    >>> ws.models.registered()
+    []
+    >>> ws.close()
+    """
+
+    def __init__(self, stores: Stores) -> None:
+        self._stores = stores
+
+    def __repr__(self) -> str:
+        return f"<ws.models of {self._stores.path}>"
+
+    def register(
+        self,
+        run: str,
+        *,
+        name: str,
+        description: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+    ) -> ModelVersion:
+        """Register a finished run's model as the next version of ``name``."""
+        from dcai.experiments.registry import register_model
+
+        return register_model(
+            self._stores, run, name=name, description=description, author=author, trusted=trusted
+        )
+
+    def get(self, ref: str) -> ModelVersion:
+        """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names."""
+        from dcai.experiments.registry import resolve_model
+
+        return resolve_model(self._stores, ref)
+
+    def registered(self) -> list[ModelSummary]:
+        """Every registered model."""
+        from dcai.experiments.registry import list_models
+
+        return list_models(self._stores)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of one model, oldest first."""
+        from dcai.experiments.registry import model_versions
+
+        return model_versions(self._stores, name)
+
+    def set_alias(
+        self,
+        name: str,
+        version: int | str,
+        alias: str,
+        *,
+        author: str | None = None,
+        reason: str = "",
+    ) -> ModelVersion:
+        """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded."""
+        from dcai.experiments.registry import set_model_alias
+
+        return set_model_alias(self._stores, name, version, alias, author=author, reason=reason)
+
+    def load(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
+        """A fitted model: ``ref`` is a registered model (``NAME``, ``NAME/3``,
+        ``NAME@production``) or a run id (or unambiguous prefix).
+
+        Every loader — CLI, serving, export — goes through here: the artifact's bytes are
+        checked against their sha256 and only an exact list of types is constructed
+        (:data:`dcai.experiments.model_files.TRUSTED_TYPES`); a ``module:callable`` recipe's
+        model that holds other types loads only when those exact names are given in
+        ``trusted``.
+        """
+        from dcai.experiments.model_files import load_model
+        from dcai.experiments.registry import is_model_ref, load_registered_model
+
+        if is_model_ref(self._stores, ref):
+            return load_registered_model(self._stores, ref, trusted=trusted)[1]
+        return load_model(self._stores, ref, trusted=trusted)
