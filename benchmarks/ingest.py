@@ -147,7 +147,7 @@ def child_read(workspace: Path, ref: str) -> dict[str, Any]:
 
     ws = Workspace(workspace)
     version = ws.data.version(ref)
-    path = ws.objects.local_path(version.data_object, suffix=".parquet")
+    path = ws.objects._location(version.data_object, suffix=".parquet")
     check_file = Path(path + CHECK_SUFFIX)
 
     def best(fn: Any, before: Any = None) -> float:

@@ -264,7 +264,7 @@ def test_disputed_items_of_a_table_show_its_first_features(tmp_path: Path) -> No
         }
     )
     ws.labels.import_annotations("tab", ann)
-    from dcai.labels.reports import run_agreement
+    from dcai.labels.agreement_workflow import run_agreement
 
     report, _ = run_agreement(ws, "tab", n_boot=0, store=False)
     row = report.disagreements.iloc[0]

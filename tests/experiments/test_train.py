@@ -58,7 +58,7 @@ def test_recipes_train_evaluate_and_store_a_loadable_model(
 
 def test_a_tampered_model_is_refused(split_ws: dcai.Workspace) -> None:
     result = split_ws.train("toy", n_boot=0, capture_code=False)
-    path = Path(split_ws.objects.local_path(result.model_artifact))
+    path = Path(split_ws.objects._location(result.model_artifact))
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"x")
     with pytest.raises(CorruptObjectError, match="damaged or was replaced"):

@@ -48,14 +48,14 @@ def test_fsspec_store_has_the_same_layout() -> None:
     assert isinstance(store, FsspecObjectStore)
     digest = store.write(_write(b"abc"), suffix=".parquet")
     assert store.exists(digest, suffix=".parquet")
-    assert store.local_path(digest, suffix=".parquet").startswith("memory://")
-    assert store.local_path(digest, suffix=".parquet").endswith(
+    assert store._location(digest, suffix=".parquet").startswith("memory://")
+    assert store._location(digest, suffix=".parquet").endswith(
         f"sha256/{digest[:2]}/{digest}.parquet"
     )
 
 
 def _pair(store: LocalObjectStore, digest: str, suffix: str = ".bin") -> tuple[Path, Path]:
-    obj = Path(store.local_path(digest, suffix=suffix))
+    obj = Path(store._location(digest, suffix=suffix))
     return obj, obj.with_name(obj.name + ".check")
 
 

@@ -245,7 +245,7 @@ def agreement(
     """How much labelers agree: percent agreement, Cohen's and Fleiss' kappa, Krippendorff's
     alpha (95% intervals), per class, per pair, which classes get mixed up, worst items
     (with their content). --include-dataset-labels counts the data set's labels as a labeler."""
-    from dcai.labels.reports import run_agreement
+    from dcai.labels.agreement_workflow import run_agreement
 
     ws = open_workspace(ctx)
     report, comparison = run_agreement(
@@ -350,7 +350,7 @@ def aggregate(
     estimated accuracy; --commit makes a child version with lineage. Dawid–Skene with fewer
     than three labelers falls back to a majority vote (with a warning)."""
     from dcai.cli._output import dcai_warnings_to_stderr
-    from dcai.labels.reports import commit_consensus, run_consensus
+    from dcai.labels.consensus_workflow import commit_consensus, run_consensus
 
     ws = open_workspace(ctx)
     version = None
@@ -418,7 +418,7 @@ def hlp(
 ) -> None:
     """Human-level performance: each labeler against the consensus of the others (accuracy, F1),
     overall, per class and per --by value; stored as the baseline for error analysis."""
-    from dcai.labels.reports import run_hlp
+    from dcai.labels.hlp_workflow import run_hlp
 
     report = run_hlp(
         open_workspace(ctx).stores,
@@ -461,12 +461,9 @@ def conventions(
     fillers, unicode, spelling), per labeler; propose rules; --apply approved rules.
     --save-rules refuses an existing file unless --force."""
     from dcai._user_files import check_output_path, write_user_bytes
+    from dcai.cli._labels_format import convention_report_dict
     from dcai.labels._conventions import ConventionRules
-    from dcai.labels.reports import (
-        apply_conventions_version,
-        convention_report_dict,
-        find_conventions,
-    )
+    from dcai.labels.conventions_workflow import apply_conventions_version, find_conventions
 
     ws = open_workspace(ctx)
     if apply is not None:
@@ -553,7 +550,7 @@ def sample(
 ) -> None:
     """Choose N examples for independent re-labeling and write a task file for labelers
     (an existing --out file is replaced only with --force)."""
-    from dcai.labels.reports import sample_tasks
+    from dcai.labels.sampling_workflow import sample_tasks
 
     ws = open_workspace(ctx)
     chosen, _ = sample_tasks(
@@ -595,7 +592,7 @@ def export(
 ) -> None:
     """Write every example of a version as labeling tasks (with the audit's suggestions, if any);
     an existing OUT file is replaced only with --force."""
-    from dcai.labels.reports import sample_tasks
+    from dcai.labels.sampling_workflow import sample_tasks
 
     ws = open_workspace(ctx)
     version = ws.data.version(ref)

@@ -95,13 +95,13 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """A model's versions and alias history, or one version in full."""
-    from dcai.experiments.registry import alias_history, parse_model_ref
+    from dcai.experiments.registry import parse_model_ref
 
     ws = open_workspace(ctx)
     name, number, alias = parse_model_ref(ref)
     if number is None and alias is None:
         versions = ws.models.versions(name)
-        history = alias_history(ws.stores, name)
+        history = ws.models.alias_history(name)
         if json_:
             print_json(
                 {
@@ -177,10 +177,8 @@ def unalias(
     json_: JsonOption = False,
 ) -> None:
     """Remove an alias (recorded in the history like any move)."""
-    from dcai.experiments.registry import remove_model_alias
-
     ws = open_workspace(ctx)
-    move = remove_model_alias(ws.stores, name, alias_name, author=author, reason=reason)
+    move = ws.models.remove_alias(name, alias_name, author=author, reason=reason)
     if json_:
         print_json(move.to_dict())
         return
@@ -205,14 +203,13 @@ def card(
     weak slices, code and environment."""
     from dcai._user_files import check_output_path, write_user_bytes
     from dcai.errors import InvalidInputError
-    from dcai.experiments.model_card import model_card
 
     if fmt not in ("markdown", "html"):
         raise InvalidInputError(f"unknown card format {fmt!r}", hint="Use markdown or html.")
     ws = open_workspace(ctx)
     if out is not None:
         check_output_path(out, workspace=ws, force=force)
-    text = model_card(ws.stores, ref, fmt="html" if fmt == "html" else "markdown")
+    text = ws.models.card(ref, fmt="html" if fmt == "html" else "markdown")
     if out is None:
         print(text)
         return
@@ -237,10 +234,7 @@ def export(
             f"unknown export format {fmt!r}; only onnx is supported for now",
             hint="Use --format onnx.",
         )
-    from dcai.experiments.onnx_export import export_onnx
-
-    ws = open_workspace(ctx)
-    result = export_onnx(ws.stores, ref, out, force=force)
+    result = open_workspace(ctx).models.export_onnx(ref, out, force=force)
     if json_:
         print_json(result.to_dict())
         return

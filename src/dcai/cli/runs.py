@@ -268,10 +268,7 @@ def compare(
 ) -> None:
     """Parameters that differ, metrics side by side (paired interval on shared dev examples,
     one set of labels), and the code and data differences between the runs."""
-    from dcai.experiments.compare import compare_runs
-
-    ws = open_workspace(ctx)
-    result = compare_runs(ws.stores, runs, eval_ref=eval_ref)
+    result = open_workspace(ctx).runs.compare(runs, eval_ref=eval_ref)
     if json_:
         print_json(result)
         return
@@ -338,10 +335,8 @@ def data_view(
 ) -> None:
     """The same recipe, parameters and code on each dataset version, in lineage order, all
     scored on one evaluation set: which data change bought which gain (paired intervals)."""
-    from dcai.experiments.data_view import data_view as build
-
     ws = open_workspace(ctx)
-    view = build(ws.stores, recipe=recipe, dataset=dataset, metric=metric, eval_ref=eval_ref)
+    view = ws.runs.data_view(recipe=recipe, dataset=dataset, metric=metric, eval_ref=eval_ref)
     if json_:
         print_json(view)
         return
@@ -399,12 +394,10 @@ def export(
     import logging
 
     from dcai._optional import import_optional
-    from dcai.experiments.mlflow_export import export_to_mlflow
-
     ws = open_workspace(ctx)
     import_optional("mlflow", extra="mlflow", purpose="Exporting runs to MLflow")
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: it sets its own level
-    exported = export_to_mlflow(ws.stores, mlflow_uri, runs=run or None, experiment=experiment)
+    exported = ws.runs.export_mlflow(mlflow_uri, runs=run or None, experiment=experiment)
     if json_:
         print_json({"uri": mlflow_uri, "runs": exported})
         return

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     import pandas as pd
 
-    from dcai.experiments.registry import ModelSummary, ModelVersion
+    from dcai.experiments.onnx_export import OnnxExport
+    from dcai.experiments.registry import AliasMove, ModelSummary, ModelVersion
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
     from dcai.store import Stores
@@ -116,6 +118,47 @@ class RunsNamespace:
 
         return run_detail(self._stores, key)
 
+    def compare(
+        self, keys: list[str], *, seed: int = 0, eval_ref: str | None = None
+    ) -> dict[str, Any]:
+        """Compare two or more runs, the first as reference: differing params, metrics side by
+        side with a paired bootstrap interval on shared dev examples (one set of labels), and
+        the code and data differences (``dcai runs compare``). JSON-ready."""
+        from dcai.experiments.compare import compare_runs
+
+        return compare_runs(self._stores, keys, seed=seed, eval_ref=eval_ref)
+
+    def data_view(
+        self,
+        *,
+        recipe: str,
+        dataset: str | None = None,
+        metric: str = "accuracy",
+        eval_ref: str | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """The same recipe on each dataset version, in lineage order, scored on one evaluation
+        set: which data change bought which gain (``dcai runs data-view``). JSON-ready."""
+        from dcai.experiments.data_view import data_view
+
+        return data_view(
+            self._stores,
+            recipe=recipe,
+            dataset=dataset,
+            metric=metric,
+            eval_ref=eval_ref,
+            seed=seed,
+        )
+
+    def export_mlflow(
+        self, uri: str, *, runs: list[str] | None = None, experiment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Copy runs (all, or the ids in ``runs``) into the MLflow tracking store at ``uri``
+        (``dcai runs export --mlflow``; needs the ``mlflow`` extra). One entry per run."""
+        from dcai.experiments.mlflow_export import export_to_mlflow
+
+        return export_to_mlflow(self._stores, uri, runs=runs, experiment=experiment)
+
 
 class ModelsNamespace:
     """The model registry (``ws.models``): versions made from runs, aliases, loading.
@@ -198,3 +241,30 @@ class ModelsNamespace:
         if is_model_ref(self._stores, ref):
             return load_registered_model(self._stores, ref, trusted=trusted)[1]
         return load_model(self._stores, ref, trusted=trusted)
+
+    def alias_history(self, name: str) -> list[AliasMove]:
+        """Every move of every alias of a model, oldest first (who, when, why)."""
+        from dcai.experiments.registry import alias_history
+
+        return alias_history(self._stores, name)
+
+    def remove_alias(
+        self, name: str, alias: str, *, author: str | None = None, reason: str = ""
+    ) -> AliasMove:
+        """Unset an alias; the move is recorded like any other."""
+        from dcai.experiments.registry import remove_model_alias
+
+        return remove_model_alias(self._stores, name, alias, author=author, reason=reason)
+
+    def card(self, ref: str, *, fmt: Literal["markdown", "html"] = "markdown") -> str:
+        """The model card of a registered version: data, metrics, slices, label quality."""
+        from dcai.experiments.model_card import model_card
+
+        return model_card(self._stores, ref, fmt=fmt)
+
+    def export_onnx(self, ref: str, out: str | Path, *, force: bool = False) -> OnnxExport:
+        """Convert a registered model to ONNX, check it against the model, write ``out``
+        (needs the ``onnx`` extra; refused, nothing written, when it cannot be exact)."""
+        from dcai.experiments.onnx_export import export_onnx
+
+        return export_onnx(self._stores, ref, out, force=force)

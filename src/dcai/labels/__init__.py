@@ -6,10 +6,11 @@
 * conventions of free-text labels and transcripts (case, punctuation, fillers, variants);
 * double labeling: sampling, task files, Label Studio import and export.
 
-The workspace-level workflows that store reports and commit child versions live in
-:mod:`dcai.labels.reports`; everything here works on plain DataFrames. The one workflow
-exported here, importing annotations into a workspace (:mod:`dcai.labels.annotations`), is
-loaded on first use, so ``import dcai.labels`` loads no database layer.
+The workspace-level workflows that store reports and commit child versions live in the
+``dcai.labels.*_workflow`` modules (stored reports: :mod:`dcai.labels.reports`); everything
+here works on plain DataFrames. The one workflow exported here, importing annotations into a
+workspace (:mod:`dcai.labels.annotations`), is loaded on first use, so ``import dcai.labels``
+loads no database layer.
 """
 
 from __future__ import annotations

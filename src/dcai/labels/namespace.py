@@ -119,7 +119,7 @@ class LabelsNamespace:
         ``include_dataset_labels`` (True, or the name to give it) lets the data set's own
         label column take part as one more labeler.
         """
-        from dcai.labels.reports import run_agreement
+        from dcai.labels.agreement_workflow import run_agreement
 
         return run_agreement(
             self._stores,
@@ -141,7 +141,7 @@ class LabelsNamespace:
         include_dataset_labels: bool | str = False,
     ) -> AgreementComparison:
         """Agreement compared across the values of a column (e.g. guideline versions), per class."""
-        from dcai.labels.reports import run_agreement
+        from dcai.labels.agreement_workflow import run_agreement
 
         comparison = run_agreement(
             self._stores,
@@ -163,7 +163,7 @@ class LabelsNamespace:
         include_dataset_labels: bool | str = False,
     ) -> ConsensusResult:
         """Consensus labels from a version's annotations (stored as a label report)."""
-        from dcai.labels.reports import run_consensus
+        from dcai.labels.consensus_workflow import run_consensus
 
         return run_consensus(
             self._stores, ref, method=method, include_dataset_labels=include_dataset_labels
@@ -180,7 +180,7 @@ class LabelsNamespace:
         include_dataset_labels: bool | str = False,
     ) -> DatasetVersion:
         """Commit a child version labelled by the annotators' consensus."""
-        from dcai.labels.reports import commit_consensus
+        from dcai.labels.consensus_workflow import commit_consensus
 
         return commit_consensus(
             self._stores,
@@ -202,7 +202,7 @@ class LabelsNamespace:
         include_dataset_labels: bool | str = False,
     ) -> HLPReport:
         """Human-level performance (leave one labeler out), stored as error analysis's baseline."""
-        from dcai.labels.reports import run_hlp
+        from dcai.labels.hlp_workflow import run_hlp
 
         return run_hlp(
             self._stores,
@@ -215,7 +215,7 @@ class LabelsNamespace:
 
     def conventions(self, ref: str, *, target: ConventionTarget | None = None) -> ConventionReport:
         """Variants of free-text labels that should follow one convention."""
-        from dcai.labels.reports import find_conventions
+        from dcai.labels.conventions_workflow import find_conventions
 
         return find_conventions(self._stores, ref, target=target)[1]
 
@@ -229,7 +229,7 @@ class LabelsNamespace:
         author: str | None = None,
     ) -> DatasetVersion:
         """Commit a child version with an approved convention rule set applied."""
-        from dcai.labels.reports import apply_conventions_version
+        from dcai.labels.conventions_workflow import apply_conventions_version
 
         return apply_conventions_version(
             self._stores,
@@ -253,7 +253,7 @@ class LabelsNamespace:
     ) -> pd.DataFrame:
         """Choose ``n`` examples for independent re-labeling and write a task file (outside
         the workspace; over an existing file only with ``force``)."""
-        from dcai.labels.reports import sample_tasks
+        from dcai.labels.sampling_workflow import sample_tasks
 
         return sample_tasks(
             self._stores,

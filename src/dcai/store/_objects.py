@@ -160,9 +160,6 @@ class ObjectStore(Protocol):
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         """Whether an object is stored."""
 
-    def local_path(self, digest: str, *, suffix: str = "") -> str:
-        """A path or URL readers (pandas, pyarrow) can open directly."""
-
     def size(self, digest: str, *, suffix: str = "") -> int:
         """The object's size in bytes."""
 
@@ -314,7 +311,7 @@ class LocalObjectStore(_Convenience):
         self._write_check(digest, suffix, _check_value(digest, data))
 
     def read_bytes(self, digest: str, *, suffix: str = "", what: str | None = None) -> bytes:
-        path = Path(self.local_path(digest, suffix=suffix))
+        path = Path(self._location(digest, suffix=suffix))
         data = path.read_bytes()  # one read, one copy: the caller holds all of it anyway
         self.verify_buffer(digest, data, suffix=suffix, what=what)
         return data
@@ -338,7 +335,7 @@ class LocalObjectStore(_Convenience):
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         return self._path(digest, suffix).exists()
 
-    def local_path(self, digest: str, *, suffix: str = "") -> str:
+    def _location(self, digest: str, *, suffix: str = "") -> str:
         path = self._path(digest, suffix)
         if not path.exists():
             raise UnknownRefError(
@@ -386,7 +383,7 @@ class FsspecObjectStore(_Convenience):
     def exists(self, digest: str, *, suffix: str = "") -> bool:
         return bool(self.fs.exists(self._path(digest, suffix)))
 
-    def local_path(self, digest: str, *, suffix: str = "") -> str:
+    def _location(self, digest: str, *, suffix: str = "") -> str:
         path = self._path(digest, suffix)
         if not self.fs.exists(path):
             raise UnknownRefError(f"object {digest[:12]} is missing from {self.url}")
@@ -470,7 +467,7 @@ def read_parquet_object(
     if isinstance(store, LocalObjectStore):
         # Map the file once and check the mapped bytes before pyarrow decodes the very same
         # bytes: no copy, and nothing unverified is ever decoded or served.
-        path = store.local_path(digest, suffix=suffix)
+        path = store._location(digest, suffix=suffix)
         with pa.memory_map(path) as source:
             buffer = source.read_buffer()
             store.verify_buffer(digest, memoryview(buffer), suffix=suffix, what=what)
