@@ -25,7 +25,7 @@ SRC = Path(dcai.__file__).parent
 ALGORITHM_PACKAGES = ("quality", "labels", "analysis", "monitor", "rules", "augment")
 # Packages of the foundation and of run tracking, whose pure modules sit beside workflow ones:
 # the same rule holds for them.
-MIXED_PACKAGES = ("data", "experiments")
+MIXED_PACKAGES = ("data", "experiments", "deploy")
 WORKFLOW_MARKERS = ("dcai.store", "dcai.workspace", "sqlalchemy")
 FORBIDDEN_FOR_ALGORITHMS = (
     "dcai.store",
@@ -419,6 +419,7 @@ NAMESPACES = {
     "analysis": "dcai.analysis.namespace.AnalysisNamespace",
     "runs": "dcai.experiments.namespace.RunsNamespace",
     "models": "dcai.experiments.namespace.ModelsNamespace",
+    "deployments": "dcai.deploy.namespace.DeploymentsNamespace",
 }
 SHORTCUTS = {
     "add_dataset": "data.add",

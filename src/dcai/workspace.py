@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from dcai.analysis.workflow import ErrorAnalysis
     from dcai.data.namespace import DataNamespace
     from dcai.data.versions import DatasetVersion
+    from dcai.deploy.namespace import DeploymentsNamespace
     from dcai.experiments.namespace import ModelsNamespace, RunsNamespace
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
@@ -176,6 +177,13 @@ class Workspace:
         from dcai.experiments.namespace import ModelsNamespace
 
         return ModelsNamespace(self.stores)
+
+    @cached_property
+    def deployments(self) -> DeploymentsNamespace:
+        """Deployments: canary, shadow, promote, rollback, degree of automation."""
+        from dcai.deploy.namespace import DeploymentsNamespace
+
+        return DeploymentsNamespace(self.stores)
 
     # Shortcuts: the flat names earlier issues fixed, each one line over a namespace. -------
     # This is the only place they are listed; ``ws.runs(where=...)`` is the runs namespace

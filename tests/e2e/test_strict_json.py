@@ -143,6 +143,15 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("models_show", ["models", "show", "animals"]),
         ("models_export", ["models", "export", "animals", "--out", str(out / "m.onnx")]),
         ("unalias", ["models", "unalias", "animals", "production"]),
+        ("register2", ["models", "register", "@train2.run", "--name", "animals"]),
+        ("deploy_create", ["deploy", "create", "web", "--model", "animals/1"]),
+        ("deploy_canary", ["deploy", "canary", "web", "--model", "animals/2", "--percent", "10"]),
+        ("deploy_shadow", ["deploy", "shadow", "web", "--model", "animals/2"]),
+        ("deploy_set", ["deploy", "set", "web", "--mode", "partial", "--review-below", "0.7"]),
+        ("deploy_promote", ["deploy", "promote", "web"]),
+        ("deploy_rollback", ["deploy", "rollback", "web"]),
+        ("deploy_show", ["deploy", "show", "web"]),
+        ("deploy_list", ["deploy", "list"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),
         ("untag", ["data", "untag", "ds", "low"]),
         ("migrate", ["migrate", "--dry-run"]),
@@ -167,7 +176,7 @@ def _json_commands() -> set[str]:
 
 
 def _command_of(argv: list[str]) -> str:
-    groups = {"data", "labels", "models", "review", "runs"}
+    groups = {"data", "deploy", "labels", "models", "review", "runs"}
     words = argv[:3] if argv[:2] == ["labels", "guideline"] else argv[:2]
     return " ".join(words) if argv[0] in groups else argv[0]
 

@@ -123,14 +123,14 @@ def _dump(path: Path) -> list[str]:
 def test_the_revisions_are_one_per_schema_version() -> None:
     assert migrations.revisions() == list(REVISIONS)
     assert len(REVISIONS) == SCHEMA_VERSION == max(t.TABLES_BY_SCHEMA_VERSION)
-    assert HEAD_REVISION == "0005_registry"
+    assert HEAD_REVISION == "0006_deployments"
 
 
 def test_a_new_database_is_at_head_with_created_at(tmp_path: Path) -> None:
     before = time.time()
     store = MetadataStore(_url(tmp_path / "m.db"))
     status = store.migration_status()
-    assert (status.revision, status.schema_version, status.pending) == (HEAD_REVISION, 5, [])
+    assert (status.revision, status.schema_version, status.pending) == (HEAD_REVISION, SCHEMA_VERSION, [])
     created = store.created_at()
     assert created is not None and created >= before - 1
     store.dispose()
@@ -306,7 +306,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     with closing(sqlite3.connect(path)) as conn:
         meta = conn.execute("SELECT key, value FROM dcai_meta ORDER BY key").fetchall()
     assert [k for k, _ in meta] == ["created_at", "schema_version"]
-    assert dict(meta)["schema_version"] == "5"
+    assert dict(meta)["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_dcai_migrate_dry_run_then_apply(tmp_path: Path) -> None:
@@ -322,20 +322,20 @@ def test_dcai_migrate_dry_run_then_apply(tmp_path: Path) -> None:
     report = json.loads(dry.stdout)
     assert report["dry_run"] is True and report["applied"] == []
     assert (report["current"], report["head"]) == ("0002_audits", HEAD_REVISION)
-    assert report["pending"] == ["0003_labels", "0004_runs", "0005_registry"]
+    assert report["pending"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments"]
     assert report["stamped"] is False and report["schema_version"] == 2
     assert _dump(ws / "metadata.db") == before  # (opening it switched it to WAL: not content)
     assert "alembic_version" not in _tables(ws / "metadata.db")
 
     human = run_dcai("migrate", "--dry-run", workspace=ws)
     assert human.returncode == 0, human
-    assert "pending: 0003_labels, 0004_runs, 0005_registry" in human.stdout
+    assert "pending: 0003_labels, 0004_runs, 0005_registry, 0006_deployments" in human.stdout
     assert "nothing was changed" in human.stdout
 
     done = run_dcai("migrate", "--json", workspace=ws)
     assert done.returncode == 0, done
     report = json.loads(done.stdout)
-    assert report["applied"] == ["0003_labels", "0004_runs", "0005_registry"]
+    assert report["applied"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments"]
     assert report["now"] == HEAD_REVISION
     assert _alembic_rows(ws / "metadata.db") == [HEAD_REVISION]
 
@@ -347,7 +347,9 @@ def test_dcai_migrate_refuses_a_newer_workspace(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     dcai.Workspace(ws).close()
     with closing(sqlite3.connect(ws / "metadata.db")) as conn, conn:
-        conn.execute("UPDATE dcai_meta SET value = '6' WHERE key = 'schema_version'")
+        conn.execute(
+            "UPDATE dcai_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
     result = run_dcai("migrate", "--dry-run", workspace=ws)
     assert result.returncode == 1, result
     assert "newer than this dcai" in result.stderr and "Upgrade dcai" in result.stderr

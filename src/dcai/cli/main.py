@@ -13,6 +13,7 @@ from dcai import __version__
 from dcai.cli import analyze as analyze_cli
 from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
+from dcai.cli import deploy as deploy_cli
 from dcai.cli import labels as labels_cli
 from dcai.cli import models as models_cli
 from dcai.cli import review as review_cli
@@ -49,6 +50,7 @@ app.add_typer(labels_cli.app, name="labels")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(runs_cli.app, name="runs")
 app.add_typer(models_cli.app, name="models")
+app.add_typer(deploy_cli.app, name="deploy")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)

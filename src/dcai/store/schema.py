@@ -288,6 +288,42 @@ model_alias_events = Table(
 )
 Index("ix_alias_events_model", model_alias_events.c.model_id, model_alias_events.c.id)
 
+# Schema 6: deployments — an endpoint's routing, as an append-only history of revisions. -----
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+#: Every change of a deployment is a new revision (1, 2, 3 … within it); the newest is live.
+#: A revision holds the whole routing, so any revision can be served or returned to as is.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    # create, canary, shadow, promote, rollback, set, ramp
+    Column("action", String(32), nullable=False),
+    Column("primary_version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("canary_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    Column("canary_percent", Float, nullable=False),
+    Column("shadow_version_id", Integer, ForeignKey("model_versions.id"), nullable=True),
+    # full, partial, assist, shadow: the degree of automation.
+    Column("mode", String(16), nullable=False),
+    Column("review_below", Float, nullable=True),
+    # The revision this one changed; a rollback returns to the parent's parent's routing.
+    Column("parent_revision", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("deployment_id", "revision", name="uq_deployment_revision"),
+)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
@@ -295,6 +331,7 @@ TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     3: [guidelines, label_reports],
     4: [experiments, runs, run_params, run_metrics, run_latest_metrics, run_tags, run_artifacts],
     5: [models, model_versions, model_aliases, model_alias_events],
+    6: [deployments, deployment_revisions],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps

@@ -1,0 +1,142 @@
+"""``ws.deployments``: create and change deployments — canary, shadow, promote, rollback, mode."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from dcai.deploy.deployments import Deployment
+    from dcai.store import Stores
+
+__all__ = ["DeploymentsNamespace"]
+
+
+class DeploymentsNamespace:
+    """Deployments of registered models (``ws.deployments``); every change is a revision.
+
+    >>> import tempfile
+    >>> from dcai import Workspace
+    >>> ws = Workspace(tempfile.mkdtemp() + "/ws")
+    >>> ws.deployments.list()
+    []
+    >>> ws.close()
+
+    :mod:`dcai.deploy.deployments` walks through a whole release (create, canary, promote,
+    rollback).
+    """
+
+    def __init__(self, stores: Stores) -> None:
+        self._stores = stores
+
+    def __repr__(self) -> str:
+        return f"<ws.deployments of {self._stores.path}>"
+
+    def create(
+        self,
+        name: str,
+        *,
+        model: str,
+        mode: str = "full",
+        review_below: float | None = None,
+        reason: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+    ) -> Deployment:
+        """Create deployment ``name`` serving ``model`` (``NAME``, ``NAME/3``, ``NAME@alias``,
+        pinned to the version it names now)."""
+        from dcai.deploy.deployments import create_deployment
+
+        return create_deployment(
+            self._stores,
+            name,
+            model=model,
+            mode=mode,
+            review_below=review_below,
+            reason=reason,
+            author=author,
+            trusted=trusted,
+        )
+
+    def canary(
+        self,
+        name: str,
+        *,
+        model: str | None = None,
+        percent: float,
+        reason: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+    ) -> Deployment:
+        """Send ``percent`` of the traffic (sticky by routing key) to ``model``; without
+        ``model``, change the live canary's percentage."""
+        from dcai.deploy.deployments import set_canary
+
+        return set_canary(
+            self._stores,
+            name,
+            model=model,
+            percent=percent,
+            reason=reason,
+            author=author,
+            trusted=trusted,
+        )
+
+    def shadow(
+        self,
+        name: str,
+        *,
+        model: str | None,
+        reason: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+    ) -> Deployment:
+        """Run ``model`` on every request off the response path (logged, never returned);
+        ``model=None`` stops it."""
+        from dcai.deploy.deployments import set_shadow
+
+        return set_shadow(
+            self._stores, name, model=model, reason=reason, author=author, trusted=trusted
+        )
+
+    def promote(self, name: str, *, reason: str = "", author: str | None = None) -> Deployment:
+        """The canary (else the shadow) becomes the primary for all traffic, atomically."""
+        from dcai.deploy.deployments import promote
+
+        return promote(self._stores, name, reason=reason, author=author)
+
+    def rollback(self, name: str, *, reason: str = "", author: str | None = None) -> Deployment:
+        """Return to the routing before the live one, as a new revision."""
+        from dcai.deploy.deployments import rollback
+
+        return rollback(self._stores, name, reason=reason, author=author)
+
+    def set_mode(
+        self,
+        name: str,
+        *,
+        mode: str,
+        review_below: float | None = None,
+        reason: str = "",
+        author: str | None = None,
+    ) -> Deployment:
+        """Set the degree of automation: ``full``, ``partial`` (needs ``review_below``),
+        ``assist`` or ``shadow``."""
+        from dcai.deploy.deployments import set_mode
+
+        return set_mode(
+            self._stores, name, mode=mode, review_below=review_below, reason=reason, author=author
+        )
+
+    def get(self, name: str) -> Deployment:
+        """A deployment's live routing and its history."""
+        from dcai.deploy.deployments import get_deployment
+
+        return get_deployment(self._stores, name)
+
+    def list(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        from dcai.deploy.deployments import list_deployments
+
+        return list_deployments(self._stores)
