@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,scale,embeddings,onnx,mlflow]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,scale,embeddings,onnx,mlflow,serve]'
 	$(BIN)/python -m pip install --quiet -r tests/requirements-reference.txt
 	touch $(STAMP)
 

@@ -18,6 +18,7 @@ from dcai.cli import labels as labels_cli
 from dcai.cli import models as models_cli
 from dcai.cli import review as review_cli
 from dcai.cli import runs as runs_cli
+from dcai.cli import serve as serve_cli
 from dcai.cli._context import open_workspace
 from dcai.cli._output import (
     balance_table,
@@ -55,6 +56,7 @@ app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)
 app.command("train")(runs_cli.train)
+app.command("serve")(serve_cli.serve)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75

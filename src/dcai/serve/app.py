@@ -1,0 +1,337 @@
+"""The prediction server: FastAPI routes over the live deployment snapshot.
+
+``create_app(stores)`` builds the app; ``dcai serve`` runs it on uvicorn. Routes:
+
+==========================================  =================================================
+``POST /v1/deployments/{name}/predict``     answer a request with the deployment's routing
+``GET  /v1/deployments/{name}``             the routing being served (revision, models)
+``GET  /v1/deployments``                    every deployment being served
+``POST /invocations``                       MLflow's scoring route, for the default deployment
+``GET  /healthz``, ``/readyz``, ``/metrics``  liveness, readiness, Prometheus metrics
+==========================================  =================================================
+
+A request is routed once: with a ``key`` to the canary when the key's hash falls under the
+canary percentage (sticky), without one by an exact counter; the shadow model, if any, runs
+after the response is sent (its latency and errors never reach the caller) and its answers are
+logged with ``route=shadow`` and counted against the primary's as disagreement. The degree of
+automation decides ``needs_review``: ``partial`` below ``review_below``, ``assist`` always,
+``shadow`` (human only) always, with no model answer in the response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from dcai.deploy import canary_by_key
+from dcai.serve._inputs import InputError
+from dcai.serve._log import PredictionLog
+from dcai.serve._metrics import Metrics
+from dcai.serve._state import Live, LoadedModel, SnapshotSource
+from dcai.store import Stores
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import pandas as pd
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _answers(model: LoadedModel, probs: np.ndarray) -> list[dict[str, Any]]:
+    best = probs.argmax(axis=1)
+    return [
+        {
+            "label": _json_value(model.classes[int(j)]),
+            "confidence": float(row[int(j)]),
+            "probabilities": {str(c): float(p) for c, p in zip(model.classes, row, strict=True)},
+        }
+        for row, j in zip(probs, best, strict=True)
+    ]
+
+
+def _review(mode: str, review_below: float | None, confidence: float) -> bool:
+    if mode in ("assist", "shadow"):
+        return True
+    if mode == "partial" and review_below is not None:
+        return confidence < review_below
+    return False
+
+
+def create_app(
+    stores: Stores,
+    *,
+    log_dir: Path | None = None,
+    poll_interval: float = 0.25,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    default_deployment: str | None = None,
+) -> FastAPI:
+    """The prediction server for every deployment of the workspace whose ``stores`` are given.
+
+    ``log_dir`` (default ``<workspace>/logs/predictions``) receives the prediction log.
+    """
+    metrics = Metrics()
+    log = PredictionLog(
+        log_dir or stores.path / "logs" / "predictions", on_drop=metrics.dropped_rows.inc
+    )
+    source = SnapshotSource(stores, poll_interval=poll_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        source.start()
+        try:
+            yield
+        finally:
+            source.stop()
+            log.close()
+
+    app = FastAPI(
+        title="dcai prediction server",
+        version="1",
+        lifespan=lifespan,
+        description="Every deployment of a dcai workspace: canary, shadow, human review.",
+    )
+    app.state.stores = stores
+    app.state.source = source
+    app.state.log = log
+    app.state.metrics = metrics
+
+    def get_stores(request: Request) -> Stores:
+        stores_: Stores = request.app.state.stores
+        return stores_
+
+    def live(name: str) -> Live:
+        found = source.snapshot.deployments.get(name)
+        if found is None:
+            known = ", ".join(sorted(source.snapshot.deployments)) or "none"
+            raise HTTPException(404, f"no deployment {name!r} (serving: {known})")
+        return found
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body_bytes:
+            return JSONResponse(
+                {"detail": f"request body over {max_body_bytes:,} bytes"}, status_code=413
+            )
+        response: Response = await call_next(request)
+        return response
+
+    async def _body(request: Request) -> Any:
+        raw = await request.body()
+        if len(raw) > max_body_bytes:
+            raise HTTPException(413, f"request body over {max_body_bytes:,} bytes")
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise HTTPException(
+                422, [{"loc": ["body"], "msg": f"malformed JSON: {exc}", "type": "json_invalid"}]
+            ) from None
+
+    def _shadow(
+        target: Live, frame: pd.DataFrame, primary_labels: list[Any], request_id: str, at: str
+    ) -> None:
+        shadow = target.shadow
+        if shadow is None:
+            return
+        name = target.deployment.name
+        start = time.perf_counter()
+        try:
+            answers = _answers(shadow, shadow.predict(frame))
+        except Exception:
+            logger.exception("shadow model %s of %s failed", shadow.ref, name)
+            metrics.requests.labels(name, "shadow", shadow.ref, "error").inc()
+            return
+        latency = (time.perf_counter() - start) * 1000
+        metrics.requests.labels(name, "shadow", shadow.ref, "ok").inc()
+        disagree = sum(a["label"] != b for a, b in zip(answers, primary_labels, strict=True))
+        metrics.shadow_predictions.labels(name).inc(len(answers))
+        metrics.shadow_disagreements.labels(name).inc(disagree)
+        inputs = frame.to_dict(orient="records")
+        for i, answer in enumerate(answers):
+            log.append(
+                {
+                    "request_id": request_id,
+                    "index": i,
+                    "time": at,
+                    "deployment": name,
+                    "revision": target.deployment.revision,
+                    "route": "shadow",
+                    "model_version": shadow.ref,
+                    "inputs": json.dumps(inputs[i], default=str),
+                    "label": json.dumps(answer["label"]),
+                    "confidence": answer["confidence"],
+                    "probabilities": json.dumps(answer["probabilities"]),
+                    "needs_review": False,
+                    "latency_ms": latency,
+                }
+            )
+
+    def _predict(target: Live, body: Any, background: BackgroundTasks) -> dict[str, Any]:
+        name = target.deployment.name
+        routing = target.deployment
+        start = time.perf_counter()
+        try:
+            frame, key = target.parser.parse(body)
+        except InputError as exc:
+            metrics.requests.labels(name, "none", "", "invalid").inc()
+            raise HTTPException(422, exc.detail) from None
+        canary = target.canary
+        if canary is not None and (
+            canary_by_key(name, key, routing.canary_percent)
+            if key is not None
+            else target.split.take(routing.canary_percent)
+        ):
+            model, route = canary, "canary"
+        else:
+            model, route = target.primary, "primary"
+        metrics.in_flight.inc()
+        try:
+            probs = model.predict(frame)
+        except Exception as exc:
+            metrics.requests.labels(name, route, model.ref, "error").inc()
+            logger.exception("model %s of %s failed", model.ref, name)
+            raise HTTPException(
+                500, f"the model {model.ref} failed: {type(exc).__name__}"
+            ) from None
+        finally:
+            metrics.in_flight.dec()
+        answers = _answers(model, probs)
+        latency = (time.perf_counter() - start) * 1000
+        request_id = uuid.uuid4().hex
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        inputs = frame.to_dict(orient="records")
+        human_only = routing.mode == "shadow"
+        predictions = []
+        for i, answer in enumerate(answers):
+            review = _review(routing.mode, routing.review_below, answer["confidence"])
+            metrics.confidence.labels(name).observe(answer["confidence"])
+            log.append(
+                {
+                    "request_id": request_id,
+                    "index": i,
+                    "time": at,
+                    "deployment": name,
+                    "revision": routing.revision,
+                    "route": route,
+                    "model_version": model.ref,
+                    "inputs": json.dumps(inputs[i], default=str),
+                    "label": json.dumps(answer["label"]),
+                    "confidence": answer["confidence"],
+                    "probabilities": json.dumps(answer["probabilities"]),
+                    "needs_review": review,
+                    "latency_ms": latency,
+                }
+            )
+            if human_only:
+                answer = {"label": None, "confidence": None, "probabilities": None}
+            predictions.append({**answer, "needs_review": review})
+        metrics.requests.labels(name, route, model.ref, "ok").inc()
+        metrics.duration.labels(name, route).observe(latency / 1000)
+        if target.shadow is not None:
+            labels = [a["label"] for a in answers]
+            background.add_task(_shadow, target, frame, labels, request_id, at)
+        return {
+            "request_id": request_id,
+            "deployment": name,
+            "revision": routing.revision,
+            "model_version": model.ref,
+            "route": route,
+            "predictions": predictions,
+        }
+
+    @app.post("/v1/deployments/{name}/predict")
+    async def predict(name: str, request: Request, background: BackgroundTasks) -> Any:
+        """Answer ``{"instances": [...], "key": ...}`` (or MLflow's ``dataframe_split`` /
+        ``dataframe_records``) with the deployment's live routing."""
+        target = live(name)
+        body = await _body(request)
+        return _predict(target, body, background)
+
+    @app.post("/invocations")
+    async def invocations(request: Request, background: BackgroundTasks) -> Any:
+        """MLflow's scoring route, answered by the default deployment."""
+        deployments = source.snapshot.deployments
+        name = default_deployment or (next(iter(deployments)) if len(deployments) == 1 else None)
+        if name is None:
+            raise HTTPException(
+                404,
+                "no default deployment: serve with --default-deployment NAME, or use "
+                "/v1/deployments/{name}/predict",
+            )
+        target = live(name)
+        body = await _body(request)
+        return _predict(target, body, background)
+
+    @app.get("/v1/deployments")
+    def deployments() -> dict[str, Any]:
+        """Every deployment being served, with the revision being served."""
+        snapshot = source.snapshot
+        return {
+            "deployments": [
+                d.deployment.to_dict(history=False) for _, d in sorted(snapshot.deployments.items())
+            ],
+            "errors": snapshot.errors,
+        }
+
+    @app.get("/v1/deployments/{name}")
+    def deployment(name: str, stores_: Stores = Depends(get_stores)) -> dict[str, Any]:
+        """The routing being served for ``name``, its request features, and the newest stored
+        revision (the two differ for at most the poll interval after a change)."""
+        from dcai.deploy.deployments import get_deployment
+
+        target = live(name)
+        served = target.deployment.to_dict(history=False)
+        served["features"] = target.parser.features
+        served["stored_revision"] = get_deployment(stores_, name).revision
+        return served
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready when every deployment's live revision is loaded."""
+        snapshot = source.snapshot
+        ok = not snapshot.errors
+        return JSONResponse(
+            {
+                "ready": ok,
+                "deployments": {n: d.deployment.revision for n, d in snapshot.deployments.items()},
+                "errors": snapshot.errors,
+            },
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        """Prometheus metrics."""
+        metrics.review_queue.set(0)
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app

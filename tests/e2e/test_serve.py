@@ -1,0 +1,273 @@
+"""``dcai serve`` as a real process: predictions, MLflow bodies, bad input, hot changes from the
+CLI, sticky canary, shadow off the response path, review modes, metrics, the prediction log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dcai.demo import digits_frame
+from tests.conftest import run_dcai
+from tests.e2e.test_cli_bad_input import ok, ok_json
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+
+FEATURES = [c for c in digits_frame().columns if c != "label"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _call(url: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"} if data else {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read().decode()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        text, status = error.read().decode(), error.code
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+class Server:
+    def __init__(self, ws: Path, port: int) -> None:
+        self.ws, self.port = ws, port
+        self.base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DCAI_")}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dcai.cli.main",
+                "-w",
+                str(ws),
+                "serve",
+                "--port",
+                str(port),
+                "--poll",
+                "0.2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if _call(self.base + "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"server exited: {self.proc.stderr.read() if self.proc.stderr else ''}"
+                )
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError("server did not start in 30 s")
+
+    def predict(self, body: Any, name: str = "web") -> tuple[int, Any]:
+        return _call(f"{self.base}/v1/deployments/{name}/predict", body)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return int(self.proc.returncode)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    ws = root / "ws"
+    source = root / "digits.csv"
+    digits_frame().head(400).to_csv(source, index=False)
+    ok(run_dcai("init", workspace=ws))
+    ok(run_dcai("data", "add", "digits", str(source), "--label", "label", workspace=ws))
+    ok(run_dcai("data", "split", "digits", "--dev", "0.2", "--test", "0", workspace=ws))
+    for c in ("1", "0.001"):
+        run = ok_json(run_dcai("train", "digits", "--param", f"C={c}", "--json", workspace=ws))
+        ok(run_dcai("models", "register", run["run"], "--name", "digits", workspace=ws))
+    ok(run_dcai("deploy", "create", "web", "--model", "digits/1", workspace=ws))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def server(ws: Path) -> Iterator[Server]:
+    running = Server(ws, _free_port())
+    yield running
+    running.stop()
+
+
+def _instances(n: int, start: int = 0) -> list[dict[str, Any]]:
+    rows = digits_frame().iloc[start : start + n][FEATURES]
+    return [{k: int(v) for k, v in row.items()} for row in rows.to_dict(orient="records")]
+
+
+def test_predictions_with_the_deployments_routing(server: Server) -> None:
+    status, body = server.predict({"instances": _instances(3)})
+    assert status == 200, body
+    assert body["model_version"] == "digits/1" and body["route"] == "primary"
+    assert len(body["predictions"]) == 3 and len(body["request_id"]) == 32
+    first = body["predictions"][0]
+    assert set(first) == {"label", "confidence", "probabilities", "needs_review"}
+    assert first["confidence"] == max(first["probabilities"].values())
+    assert first["needs_review"] is False
+    # MLflow clients: dataframe_split and dataframe_records, on /invocations too.
+    frame = pd.DataFrame(_instances(2))
+    split = {"dataframe_split": {"columns": list(frame.columns), "data": frame.values.tolist()}}
+    status, mlflow = _call(server.base + "/invocations", split)
+    assert status == 200 and len(mlflow["predictions"]) == 2, mlflow
+    status, records = server.predict({"dataframe_records": _instances(2)})
+    assert status == 200 and [p["label"] for p in records["predictions"]] == [
+        p["label"] for p in mlflow["predictions"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"{not json", 422, "malformed JSON"),
+        ({"instances": []}, 422, "at least one instance"),
+        ({"instances": [{"px00": 1}]}, 422, "px01"),
+        ({"instances": [{**{f: 0 for f in FEATURES}, "extra": 1}]}, 422, "extra"),
+        ({"instances": [{**{f: 0 for f in FEATURES}, "px05": "abc"}]}, 422, "px05"),
+        ({"rows": []}, 422, "exactly one of"),
+        ({"instances": [{f: 0 for f in FEATURES}], "key": [1]}, 422, "routing key"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(
+    server: Server, body: Any, status: int, fragment: str
+) -> None:
+    raw = body if isinstance(body, bytes) else None
+    got, answer = _call(server.base + "/v1/deployments/web/predict", None if raw else body, raw=raw)
+    assert got == status, answer
+    assert fragment in json.dumps(answer), answer
+    assert _call(server.base + "/healthz")[0] == 200  # and the server keeps answering
+
+
+def test_unknown_deployment_and_oversized_body(server: Server) -> None:
+    status, answer = server.predict({"instances": _instances(1)}, name="nope")
+    assert status == 404 and "web" in answer["detail"]
+    # An oversized body is refused from its Content-Length, before it is read.
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /v1/deployments/web/predict HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n" + b"[0," * 1000
+        )
+        reply = conn.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 413"), reply
+    assert _call(server.base + "/healthz")[0] == 200
+
+
+def test_changes_from_the_cli_are_served_within_a_second(server: Server, ws: Path) -> None:
+    ok(run_dcai("deploy", "canary", "web", "--model", "digits/2", "--percent", "50", workspace=ws))
+    changed = time.monotonic()
+    while _call(server.base + "/v1/deployments/web")[1]["revision"] != 2:
+        assert time.monotonic() - changed < 1.0, "the change was not picked up within 1 s"
+        time.sleep(0.02)
+    # Sticky by key: the same key always gets the same model.
+    routes = {
+        server.predict({"instances": _instances(1), "key": "user-7"})[1]["route"] for _ in range(10)
+    }
+    assert len(routes) == 1
+    # About half of distinct keys on the canary; unkeyed requests alternate exactly.
+    canary = sum(
+        server.predict({"instances": _instances(1), "key": f"k{i}"})[1]["route"] == "canary"
+        for i in range(200)
+    )
+    assert 70 <= canary <= 130
+    unkeyed = [server.predict({"instances": _instances(1)})[1]["route"] for _ in range(20)]
+    assert unkeyed.count("canary") == 10
+    ok(run_dcai("deploy", "rollback", "web", workspace=ws))
+
+
+def test_shadow_runs_off_the_response_path_and_modes_set_review(server: Server, ws: Path) -> None:
+    ok(run_dcai("deploy", "shadow", "web", "--model", "digits/2", workspace=ws))
+    ok(
+        run_dcai(
+            "deploy", "set", "web", "--mode", "partial", "--review-below", "0.999", workspace=ws
+        )
+    )
+    deadline = time.monotonic() + 5
+    while _call(server.base + "/v1/deployments/web")[1]["mode"] != "partial":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, body = server.predict({"instances": _instances(20, start=100)})
+    assert status == 200 and body["route"] == "primary"
+    assert any(p["needs_review"] for p in body["predictions"])
+    ok(run_dcai("deploy", "set", "web", "--mode", "shadow", workspace=ws))
+    deadline = time.monotonic() + 5
+    while _call(server.base + "/v1/deployments/web")[1]["mode"] != "shadow":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, body = server.predict({"instances": _instances(2)})
+    assert all(p["label"] is None and p["needs_review"] for p in body["predictions"])
+    time.sleep(0.3)  # the shadow runs after the response
+    status, text = _call(server.base + "/metrics")
+    assert status == 200
+    assert (
+        'dcai_requests_total{deployment="web",model_version="digits/1",route="primary",status="ok"}'
+        in text
+    )
+    assert (
+        "dcai_shadow_predictions_total" in text and "dcai_request_duration_seconds_bucket" in text
+    )
+    ok(run_dcai("deploy", "set", "web", "--mode", "full", workspace=ws))
+
+
+def test_sigterm_flushes_every_logged_prediction(ws: Path) -> None:
+    server = Server(ws, _free_port())
+    answered: list[str] = []
+    try:
+        for i in range(30):
+            status, body = server.predict({"instances": _instances(3, start=i)})
+            assert status == 200
+            answered.append(body["request_id"])
+    finally:
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -15 is a clean exit.
+        assert server.stop() in (0, -signal.SIGTERM)
+    log = pd.read_parquet(ws / "logs" / "predictions")
+    mine = log[log["request_id"].isin(answered) & (log["route"] != "shadow")]
+    assert len(mine) == 3 * len(answered)  # every acknowledged prediction was flushed
+    assert set(mine["index"]) == {0, 1, 2}
+    assert set(log.columns) >= {
+        "request_id",
+        "deployment",
+        "revision",
+        "route",
+        "model_version",
+        "inputs",
+        "label",
+        "confidence",
+        "latency_ms",
+    }
+    assert json.loads(mine.iloc[0]["inputs"]).keys() == set(FEATURES)
