@@ -767,7 +767,7 @@ def _targets(cells: Sequence[Cell], timings: Sequence[Timing]) -> list[tuple[str
             )
         )
     at_issue = {t.tool: t for t in timings if t.rows == ISSUE_ROWS and not t.with_features}
-    if set(at_issue) == {"cleanlab", "dcai"}:
+    if {"cleanlab", "dcai"} <= set(at_issue):
         dcai, cleanlab = at_issue["dcai"], at_issue["cleanlab"]
         checks.append(
             (

@@ -271,3 +271,87 @@ def test_sigterm_flushes_every_logged_prediction(ws: Path) -> None:
         "latency_ms",
     }
     assert json.loads(mine.iloc[0]["inputs"]).keys() == set(FEATURES)
+
+
+def test_feedback_flows_into_the_log_and_back_into_a_dataset(server: Server, ws: Path) -> None:
+    status, body = server.predict({"instances": _instances(2, start=200), "key": "fb"})
+    assert status == 200
+    request_id = body["request_id"]
+    url = f"{server.base}/v1/deployments/web/feedback"
+    assert _call(url, {"request_id": request_id, "index": 1, "label": 7})[0] == 200
+    assert _call(url, {"request_id": request_id, "index": 0, "outcome": "clicked"})[0] == 200
+    assert _call(url, {"request_id": "0" * 32, "index": 0, "label": 1})[0] == 404
+    assert _call(url, {"request_id": request_id, "index": 5, "label": 1})[0] == 422
+    assert _call(url, {"request_id": request_id, "label": 1, "outcome": "x"})[0] == 422
+    assert _call(url, {"request_id": "nope", "label": 1})[0] == 422
+    time.sleep(1.5)  # both logs flush every second
+    shown = ok_json(run_dcai("logs", "show", "web", "--limit", "500", "--json", workspace=ws))
+    mine = {r["index"]: r for r in shown["rows"] if r["request_id"] == request_id}
+    assert mine[1]["feedback"]["label"] == 7 and mine[0]["feedback"]["outcome"] == "clicked"
+    assert set(mine[0]["inputs"]) == set(FEATURES)
+    version = ok_json(
+        run_dcai(
+            "logs", "to-dataset", "web", "--name", "prod", "--only-labeled", "--json", workspace=ws
+        )
+    )
+    assert version["rows"] >= 1 and version["new"] is True
+    shown = ok_json(run_dcai("data", "show", version["ref"], "--json", workspace=ws))
+    assert shown["operation"] == "from_logs" and shown["params"]["deployment"] == "web"
+    sample = ok_json(
+        run_dcai(
+            "logs",
+            "to-dataset",
+            "web",
+            "--name",
+            "to-label",
+            "--sample",
+            "uncertainty:5",
+            "--json",
+            workspace=ws,
+        )
+    )
+    assert sample["rows"] == 5
+
+
+def test_batch_prediction_writes_parquet_and_logs_rows(ws: Path, tmp_path: Path) -> None:
+    source = tmp_path / "batch.csv"
+    digits_frame().iloc[:120][FEATURES].to_csv(source, index=False)
+    out = tmp_path / "pred.parquet"
+    result = ok_json(
+        run_dcai(
+            "predict",
+            "digits/1",
+            str(source),
+            "--out",
+            str(out),
+            "--chunk-rows",
+            "50",
+            "--deployment",
+            "nightly",
+            "--json",
+            workspace=ws,
+        )
+    )
+    assert result["rows"] == 120 and result["logged"] == 120
+    frame = pd.read_parquet(out)
+    assert list(frame.columns[:3]) == ["row", "label", "confidence"]
+    assert len(frame) == 120 and frame.filter(like="p_").shape[1] == 10
+    logged = ok_json(run_dcai("logs", "show", "nightly", "--limit", "500", "--json", workspace=ws))
+    assert len(logged["rows"]) == 120 and {r["route"] for r in logged["rows"]} == {"batch"}
+    # A dataset version as input, and a file missing a feature.
+    ok(
+        run_dcai(
+            "predict", "digits/1", "digits", "--out", str(tmp_path / "v.parquet"), workspace=ws
+        )
+    )
+    digits_frame().iloc[:5][FEATURES[1:]].to_csv(tmp_path / "short.csv", index=False)
+    result = run_dcai(
+        "predict",
+        "digits/1",
+        str(tmp_path / "short.csv"),
+        "--out",
+        str(tmp_path / "s.parquet"),
+        workspace=ws,
+    )
+    assert result.returncode == 2 and "px00" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "s.parquet").exists()

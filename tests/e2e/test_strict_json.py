@@ -152,6 +152,12 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("deploy_rollback", ["deploy", "rollback", "web"]),
         ("deploy_show", ["deploy", "show", "web"]),
         ("deploy_list", ["deploy", "list"]),
+        (
+            "predict",
+            ["predict", "animals/1", "ds", "--out", str(out / "p.parquet"), "--deployment", "web"],
+        ),
+        ("logs_show", ["logs", "show", "web"]),
+        ("logs_to_dataset", ["logs", "to-dataset", "web", "--name", "prod"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),
         ("untag", ["data", "untag", "ds", "low"]),
         ("migrate", ["migrate", "--dry-run"]),
@@ -176,7 +182,7 @@ def _json_commands() -> set[str]:
 
 
 def _command_of(argv: list[str]) -> str:
-    groups = {"data", "deploy", "labels", "models", "review", "runs"}
+    groups = {"data", "deploy", "labels", "logs", "models", "review", "runs"}
     words = argv[:3] if argv[:2] == ["labels", "guideline"] else argv[:2]
     return " ".join(words) if argv[0] in groups else argv[0]
 

@@ -15,7 +15,9 @@ from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
 from dcai.cli import deploy as deploy_cli
 from dcai.cli import labels as labels_cli
+from dcai.cli import logs as logs_cli
 from dcai.cli import models as models_cli
+from dcai.cli import predict as predict_cli
 from dcai.cli import review as review_cli
 from dcai.cli import runs as runs_cli
 from dcai.cli import serve as serve_cli
@@ -52,11 +54,13 @@ app.add_typer(review_cli.app, name="review")
 app.add_typer(runs_cli.app, name="runs")
 app.add_typer(models_cli.app, name="models")
 app.add_typer(deploy_cli.app, name="deploy")
+app.add_typer(logs_cli.app, name="logs")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)
 app.command("train")(runs_cli.train)
 app.command("serve")(serve_cli.serve)
+app.command("predict")(predict_cli.predict)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,10 +20,6 @@ def serve(
         str | None,
         typer.Option("--default-deployment", help="The deployment that answers /invocations."),
     ] = None,
-    log_dir: Annotated[
-        Path | None,
-        typer.Option("--log-dir", help="Prediction log folder (default: WS/logs/predictions)."),
-    ] = None,
     poll: Annotated[
         float, typer.Option("--poll", help="Seconds between checks for deployment changes.")
     ] = 0.25,
@@ -39,9 +34,7 @@ def serve(
     from dcai.serve.app import create_app
 
     ws = open_workspace(ctx)
-    app = create_app(
-        ws.stores, log_dir=log_dir, poll_interval=poll, default_deployment=default_deployment
-    )
+    app = create_app(ws.stores, poll_interval=poll, default_deployment=default_deployment)
     served = ", ".join(sorted(app.state.source.snapshot.deployments)) or "none yet"
     err_console.print(f"serving {served} on http://{host}:{port} (docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

@@ -62,6 +62,7 @@ __all__ = [
     "Deployment",
     "Mode",
     "Revision",
+    "check_deployment_name",
     "create_deployment",
     "get_deployment",
     "list_deployments",
@@ -270,7 +271,8 @@ def live_revision_id(stores: Stores) -> int:
 # Checks ----------------------------------------------------------------------------------
 
 
-def _check_name(name: str) -> str:
+def check_deployment_name(name: str) -> str:
+    """``name`` if it can name a deployment (and a log folder), else InvalidInputError."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInputError(
             f"deployment name {name!r} is not allowed",
@@ -452,7 +454,7 @@ def create_deployment(
     trusted: Iterable[str] = (),
 ) -> Deployment:
     """Create deployment ``name`` serving ``model`` (revision 1)."""
-    _check_name(name)
+    check_deployment_name(name)
     mode, review_below = _check_mode(mode), _check_threshold(review_below)
     _check_partial(mode, review_below)
     version = _loadable(stores, model, trusted)

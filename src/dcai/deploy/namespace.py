@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dcai._progress import ProgressCallback
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import pandas as pd
+
+    from dcai.data.versions import DatasetVersion
+    from dcai.deploy.batch import BatchResult
     from dcai.deploy.deployments import Deployment
     from dcai.store import Stores
 
@@ -140,3 +147,79 @@ class DeploymentsNamespace:
         from dcai.deploy.deployments import list_deployments
 
         return list_deployments(self._stores)
+
+    def logs(self, name: str, *, since: str | None = None, limit: int | None = 100) -> pd.DataFrame:
+        """Logged predictions of deployment ``name``, newest first, with feedback joined
+        (``since``: ``30m``, ``1h``, ``2d`` or an ISO date)."""
+        from dcai.deploy.logs import read_log
+
+        return read_log(self._stores, name, since=since, limit=limit)
+
+    def feedback(
+        self,
+        name: str,
+        request_id: str,
+        *,
+        index: int = 0,
+        label: Any = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Record ground truth (``label``) or an ``outcome`` for one logged prediction, as
+        ``POST /v1/deployments/{name}/feedback`` does."""
+        from dcai.deploy.logs import record_feedback
+
+        record_feedback(self._stores, name, request_id, index=index, label=label, outcome=outcome)
+
+    def to_dataset(
+        self,
+        name: str,
+        *,
+        dataset: str | None = None,
+        since: str | None = None,
+        only_labeled: bool = False,
+        sample: str | None = None,
+        message: str = "",
+        author: str | None = None,
+    ) -> DatasetVersion:
+        """Commit the logged production rows of deployment ``name`` as the next version of
+        ``dataset`` (default: the deployment's name); feedback labels become its labels."""
+        from dcai.deploy.logs import log_to_dataset
+
+        return log_to_dataset(
+            self._stores,
+            name,
+            name=dataset or name,
+            since=since,
+            only_labeled=only_labeled,
+            sample=sample,
+            message=message,
+            author=author,
+        )
+
+    def predict_batch(
+        self,
+        model: str,
+        source: str | Path,
+        out: str | Path,
+        *,
+        deployment: str | None = None,
+        chunk_rows: int = 50_000,
+        log: bool = True,
+        force: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> BatchResult:
+        """Answer every row of a file or dataset version with a registered model; write a
+        Parquet file; log the rows with route ``batch`` (``dcai predict``)."""
+        from dcai.deploy.batch import predict_batch
+
+        return predict_batch(
+            self._stores,
+            model,
+            source,
+            out,
+            deployment=deployment,
+            chunk_rows=chunk_rows,
+            log=log,
+            force=force,
+            progress=progress,
+        )

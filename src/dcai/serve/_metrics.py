@@ -82,6 +82,12 @@ class Metrics:
         self.review_queue = Gauge(
             "dcai_review_queue_size", "Predictions waiting for a person.", registry=r
         )
+        self.feedback = Counter(
+            "dcai_feedback",
+            "Feedback received: labels (ground truth) and outcomes.",
+            ["deployment", "kind"],
+            registry=r,
+        )
         self.dropped_rows = Counter(
             "dcai_log_dropped_rows", "Prediction log rows dropped (log store failed).", registry=r
         )

@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from dcai.deploy import ExactSplit
+from dcai.deploy._models import LoadedModel
 from dcai.serve._inputs import RequestParser
 
 if TYPE_CHECKING:
@@ -29,31 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["Live", "LoadedModel", "Snapshot", "SnapshotSource"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A pinned model version, loaded: predicts class probabilities in the signature's order."""
-
-    ref: str
-    model: Any
-    features: list[str]
-    classes: list[Any]
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probabilities, one row per instance, one column per class of ``classes``."""
-        X = frame[self.features]
-        if hasattr(self.model, "predict_proba"):
-            raw = np.asarray(self.model.predict_proba(X), dtype=float)
-            fitted = list(getattr(self.model, "classes_", self.classes))
-            if fitted != self.classes:
-                raw = raw[:, [fitted.index(c) for c in self.classes]]
-            return raw
-        labels = list(self.model.predict(X))
-        out = np.zeros((len(labels), len(self.classes)))
-        for i, label in enumerate(labels):
-            out[i, self.classes.index(label)] = 1.0
-        return out
 
 
 @dataclass

@@ -23,11 +23,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,10 +36,17 @@ from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from dcai.deploy import canary_by_key
+from dcai.deploy._models import answers as model_answers
+from dcai.deploy.prediction_log import (
+    FEEDBACK_FIELDS,
+    PartitionedLog,
+    feedback_log_dir,
+    inputs_json,
+    prediction_log_dir,
+)
 from dcai.serve._inputs import InputError
-from dcai.serve._log import PredictionLog
 from dcai.serve._metrics import Metrics
-from dcai.serve._state import Live, LoadedModel, SnapshotSource
+from dcai.serve._state import Live, SnapshotSource
 from dcai.store import Stores
 
 if TYPE_CHECKING:
@@ -61,18 +69,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _answers(model: LoadedModel, probs: np.ndarray) -> list[dict[str, Any]]:
-    best = probs.argmax(axis=1)
-    return [
-        {
-            "label": _json_value(model.classes[int(j)]),
-            "confidence": float(row[int(j)]),
-            "probabilities": {str(c): float(p) for c, p in zip(model.classes, row, strict=True)},
-        }
-        for row, j in zip(probs, best, strict=True)
-    ]
-
-
 def _review(mode: str, review_below: float | None, confidence: float) -> bool:
     if mode in ("assist", "shadow"):
         return True
@@ -84,19 +80,23 @@ def _review(mode: str, review_below: float | None, confidence: float) -> bool:
 def create_app(
     stores: Stores,
     *,
-    log_dir: Path | None = None,
     poll_interval: float = 0.25,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     default_deployment: str | None = None,
 ) -> FastAPI:
     """The prediction server for every deployment of the workspace whose ``stores`` are given.
 
-    ``log_dir`` (default ``<workspace>/logs/predictions``) receives the prediction log.
+    The prediction and feedback logs go to ``<workspace>/logs/`` (docs/deploy.md).
     """
     metrics = Metrics()
-    log = PredictionLog(
-        log_dir or stores.path / "logs" / "predictions", on_drop=metrics.dropped_rows.inc
+    log = PartitionedLog(prediction_log_dir(stores.path), on_drop=metrics.dropped_rows.inc)
+    feedback_log = PartitionedLog(
+        feedback_log_dir(stores.path), FEEDBACK_FIELDS, on_drop=metrics.dropped_rows.inc
     )
+    # Request ids answered by this process (newest 1,000,000): feedback for them is accepted
+    # before the log is flushed; older ones are looked up in the log.
+    recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
+    recent_lock = threading.Lock()
     source = SnapshotSource(stores, poll_interval=poll_interval)
 
     @asynccontextmanager
@@ -107,6 +107,7 @@ def create_app(
         finally:
             source.stop()
             log.close()
+            feedback_log.close()
 
     app = FastAPI(
         title="dcai prediction server",
@@ -160,7 +161,7 @@ def create_app(
         name = target.deployment.name
         start = time.perf_counter()
         try:
-            answers = _answers(shadow, shadow.predict(frame))
+            answers = model_answers(shadow, shadow.predict(frame))
         except Exception:
             logger.exception("shadow model %s of %s failed", shadow.ref, name)
             metrics.requests.labels(name, "shadow", shadow.ref, "error").inc()
@@ -181,7 +182,7 @@ def create_app(
                     "revision": target.deployment.revision,
                     "route": "shadow",
                     "model_version": shadow.ref,
-                    "inputs": json.dumps(inputs[i], default=str),
+                    "inputs": inputs_json(inputs[i]),
                     "label": json.dumps(answer["label"]),
                     "confidence": answer["confidence"],
                     "probabilities": json.dumps(answer["probabilities"]),
@@ -219,9 +220,13 @@ def create_app(
             ) from None
         finally:
             metrics.in_flight.dec()
-        answers = _answers(model, probs)
+        answers = model_answers(model, probs)
         latency = (time.perf_counter() - start) * 1000
         request_id = uuid.uuid4().hex
+        with recent_lock:
+            recent[request_id] = (name, len(answers))
+            if len(recent) > 1_000_000:
+                recent.popitem(last=False)
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         inputs = frame.to_dict(orient="records")
         human_only = routing.mode == "shadow"
@@ -238,7 +243,7 @@ def create_app(
                     "revision": routing.revision,
                     "route": route,
                     "model_version": model.ref,
-                    "inputs": json.dumps(inputs[i], default=str),
+                    "inputs": inputs_json(inputs[i]),
                     "label": json.dumps(answer["label"]),
                     "confidence": answer["confidence"],
                     "probabilities": json.dumps(answer["probabilities"]),
@@ -270,6 +275,42 @@ def create_app(
         target = live(name)
         body = await _body(request)
         return _predict(target, body, background)
+
+    @app.post("/v1/deployments/{name}/feedback")
+    async def feedback(name: str, request: Request, stores_: Stores = Depends(get_stores)) -> Any:
+        """Ground truth or an outcome for one answered instance: ``{"request_id", "index",
+        "label"}`` or ``{"request_id", "index", "outcome": "clicked"}``."""
+        from dcai.deploy.logs import check_feedback, feedback_row, find_request
+        from dcai.errors import InvalidInputError
+
+        live(name)
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise HTTPException(422, [{"loc": ["body"], "msg": "the body must be a JSON object"}])
+        extra = sorted(set(body) - {"request_id", "index", "label", "outcome"})
+        if extra:
+            raise HTTPException(422, [{"loc": ["body", extra[0]], "msg": "unexpected field"}])
+        try:
+            request_id, index, label, outcome = check_feedback(
+                body.get("request_id"), body.get("index", 0), body.get("label"), body.get("outcome")
+            )
+        except InvalidInputError as exc:
+            raise HTTPException(422, [{"loc": ["body"], "msg": str(exc)}]) from None
+        with recent_lock:
+            known = recent.get(request_id)
+        answered = known[1] if known is not None and known[0] == name else None
+        if answered is None:
+            answered = find_request(stores_, name, request_id)
+        if answered is None:
+            raise HTTPException(404, f"no logged prediction {request_id} for deployment {name!r}")
+        if index >= answered:
+            raise HTTPException(
+                422,
+                [{"loc": ["body", "index"], "msg": f"the request answered {answered} instance(s)"}],
+            )
+        feedback_log.append(feedback_row(name, request_id, index, label, outcome, "api"))
+        metrics.feedback.labels(name, "label" if label is not None else "outcome").inc()
+        return {"recorded": True, "request_id": request_id, "index": index}
 
     @app.post("/invocations")
     async def invocations(request: Request, background: BackgroundTasks) -> Any:

@@ -1,4 +1,7 @@
-"""The prediction log: every answered instance as a row of append-only Parquet.
+"""The prediction log and the feedback log: rows of append-only Parquet, written in batches.
+
+The prediction log holds every answered instance; the feedback log every label or outcome
+that came back for one (delayed ground truth, a person's review decision, a click).
 
 Rows are queued by the request handlers and written by one background thread in batches
 (every ``flush_interval`` seconds, or sooner past ``batch_rows``), so logging never blocks a
@@ -16,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -26,37 +31,78 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FILE_COLUMNS", "LOG_COLUMNS", "PredictionLog"]
+__all__ = [
+    "FEEDBACK_FIELDS",
+    "PREDICTION_FIELDS",
+    "PartitionedLog",
+    "feedback_log_dir",
+    "inputs_json",
+    "prediction_log_dir",
+]
 
 logger = logging.getLogger(__name__)
 
-#: The columns of every log row, in order.
-LOG_COLUMNS = (
-    "request_id",
-    "index",
-    "time",
-    "deployment",
-    "revision",
-    "route",
-    "model_version",
-    "inputs",
-    "label",
-    "confidence",
-    "probabilities",
-    "needs_review",
-    "latency_ms",
+#: Prediction log columns and their Arrow types (``deployment`` and ``date`` are the partition
+#: folders, read back as columns by pandas, pyarrow and DuckDB).
+PREDICTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("index", "int32"),
+    ("time", "string"),
+    ("revision", "int32"),
+    ("route", "string"),
+    ("model_version", "string"),
+    ("inputs", "string"),
+    ("label", "string"),
+    ("confidence", "float64"),
+    ("probabilities", "string"),
+    ("needs_review", "bool"),
+    ("latency_ms", "float64"),
 )
 
-#: The columns stored in each file: the deployment is in the partition path.
-FILE_COLUMNS = tuple(c for c in LOG_COLUMNS if c != "deployment")
+#: Feedback log columns: a label (JSON) or an outcome for one answered instance.
+FEEDBACK_FIELDS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("index", "int32"),
+    ("time", "string"),
+    ("label", "string"),
+    ("outcome", "string"),
+    ("source", "string"),
+)
 
 
-class PredictionLog:
-    """A background writer of prediction rows (thread-safe ``append``; ``close`` flushes)."""
+def inputs_json(row: dict[str, Any]) -> str:
+    """One instance's inputs as strict JSON: missing values (NaN, None) are ``null``.
+
+    >>> inputs_json({"x": float("nan"), "colour": "red"})
+    '{"x": null, "colour": "red"}'
+    """
+    clean = {
+        str(k): None if isinstance(v, float) and not math.isfinite(v) else v
+        for k, v in row.items()
+    }
+    return json.dumps(clean, default=str, allow_nan=False)
+
+
+def prediction_log_dir(root: Path) -> Path:
+    """Where a workspace's prediction log lives (``root`` is the workspace folder)."""
+    return Path(root) / "logs" / "predictions"
+
+
+def feedback_log_dir(root: Path) -> Path:
+    """Where a workspace's feedback log lives."""
+    return Path(root) / "logs" / "feedback"
+
+
+class PartitionedLog:
+    """A background writer of rows (thread-safe ``append``; ``close`` flushes).
+
+    Each row needs ``deployment`` and ``time`` (ISO 8601, UTC): they choose the partition.
+    """
 
     def __init__(
         self,
         root: Path,
+        fields: tuple[tuple[str, str], ...] = PREDICTION_FIELDS,
         *,
         flush_interval: float = 1.0,
         batch_rows: int = 50_000,
@@ -64,6 +110,7 @@ class PredictionLog:
         on_drop: Callable[[int], None] | None = None,
     ) -> None:
         self.root = Path(root)
+        self.fields = fields
         self.flush_interval = flush_interval
         self.batch_rows = batch_rows
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=max_queued)
@@ -72,7 +119,7 @@ class PredictionLog:
         self.written_rows = 0
         self._counter = itertools.count()
         self._idle = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dcai-prediction-log", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="dcai-log-writer", daemon=True)
         self._thread.start()
 
     def append(self, row: dict[str, Any]) -> None:
@@ -120,8 +167,9 @@ class PredictionLog:
             name = f"part-{time.time_ns()}-{os.getpid()}-{next(self._counter)}.parquet"
             try:
                 folder.mkdir(parents=True, exist_ok=True)
+                schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in self.fields])
                 table = pa.Table.from_pylist(
-                    [{c: r.get(c) for c in FILE_COLUMNS} for r in rows], schema=_schema()
+                    [{name: r.get(name) for name, _ in self.fields} for r in rows], schema=schema
                 )
                 tmp = folder / f".{name}.tmp"
                 pq.write_table(table, tmp, compression="zstd")
@@ -140,24 +188,3 @@ class PredictionLog:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
-
-
-def _schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("request_id", pa.string()),
-            ("index", pa.int32()),
-            ("time", pa.string()),
-            ("revision", pa.int32()),
-            ("route", pa.string()),
-            ("model_version", pa.string()),
-            ("inputs", pa.string()),
-            ("label", pa.string()),
-            ("confidence", pa.float64()),
-            ("probabilities", pa.string()),
-            ("needs_review", pa.bool_()),
-            ("latency_ms", pa.float64()),
-        ]
-    )

@@ -1,0 +1,68 @@
+"""A pinned model version, loaded, answering in the order of its signature's classes.
+
+Shared by the prediction server and batch prediction, so that a row gets the same answer
+online and offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from dcai.store import Stores
+
+__all__ = ["LoadedModel", "answers"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version (``ref``, e.g. ``digits/3``) with its input features and classes."""
+
+    ref: str
+    model: Any
+    features: list[str]
+    classes: list[Any]
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probabilities, one row per instance, one column per class of ``classes``."""
+        X = frame[self.features]
+        if hasattr(self.model, "predict_proba"):
+            raw = np.asarray(self.model.predict_proba(X), dtype=float)
+            fitted = list(getattr(self.model, "classes_", self.classes))
+            if fitted != self.classes:
+                raw = raw[:, [fitted.index(c) for c in self.classes]]
+            return raw
+        labels = list(self.model.predict(X))
+        out = np.zeros((len(labels), len(self.classes)))
+        for i, label in enumerate(labels):
+            out[i, self.classes.index(label)] = 1.0
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def answers(model: LoadedModel, probs: np.ndarray) -> list[dict[str, Any]]:
+    """``{"label", "confidence", "probabilities"}`` per row: the most probable class."""
+    best = probs.argmax(axis=1)
+    return [
+        {
+            "label": _plain(model.classes[int(j)]),
+            "confidence": float(row[int(j)]),
+            "probabilities": {str(c): float(p) for c, p in zip(model.classes, row, strict=True)},
+        }
+        for row, j in zip(probs, best, strict=True)
+    ]
+
+
+def load_pinned(stores: Stores, ref: str, *, trusted: tuple[str, ...] = ()) -> LoadedModel:
+    """Load a registered model version (hash and trusted types checked)."""
+    from dcai.experiments.registry import load_registered_model
+
+    version, model = load_registered_model(stores, ref, trusted=trusted)
+    return LoadedModel(version.ref, model, version.features, version.classes)
