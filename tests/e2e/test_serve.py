@@ -355,3 +355,42 @@ def test_batch_prediction_writes_parquet_and_logs_rows(ws: Path, tmp_path: Path)
     )
     assert result.returncode == 2 and "px00" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_the_review_queue_lists_waiting_answers_and_takes_decisions(
+    server: Server, ws: Path
+) -> None:
+    ok(run_dcai("deploy", "set", "web", "--mode", "assist", workspace=ws))
+    deadline = time.monotonic() + 5
+    while _call(server.base + "/v1/deployments/web")[1]["mode"] != "assist":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    status, body = server.predict({"instances": _instances(3, start=300)})
+    assert status == 200 and all(p["needs_review"] for p in body["predictions"])
+    time.sleep(1.3)  # the log flushes every second
+    listed = ok_json(
+        run_dcai("review-queue", "web", "list", "--limit", "1000", "--json", workspace=ws)
+    )
+    mine = [i for i in listed["items"] if i["item"].startswith(body["request_id"])]
+    assert [i["item"] for i in mine] == [f"{body['request_id']}:{k}" for k in range(3)]
+    assert mine[0]["suggested"] == body["predictions"][0]["label"]
+    accepted = ok_json(
+        run_dcai(
+            "review-queue", "web", "decide", mine[0]["item"], "--accept", "--json", workspace=ws
+        )
+    )
+    assert accepted["label"] == body["predictions"][0]["label"] and accepted["accepted"] is True
+    corrected = ok_json(
+        run_dcai(
+            "review-queue", "web", "decide", mine[1]["item"], "--label", "3", "--json", workspace=ws
+        )
+    )
+    assert corrected["label"] == 3  # typed like the model's classes
+    result = run_dcai("review-queue", "web", "decide", "0" * 32 + ":0", "--accept", workspace=ws)
+    assert result.returncode == 2 and "no logged prediction" in result.stderr
+    listed = ok_json(
+        run_dcai("review-queue", "web", "list", "--limit", "1000", "--json", workspace=ws)
+    )
+    left = [i["item"] for i in listed["items"] if i["item"].startswith(body["request_id"])]
+    assert left == [f"{body['request_id']}:2"]
+    ok(run_dcai("deploy", "set", "web", "--mode", "full", workspace=ws))

@@ -38,12 +38,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_feedback",
+    "decide",
     "feedback_row",
     "find_request",
     "log_to_dataset",
     "parse_since",
     "read_log",
     "record_feedback",
+    "review_queue",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -188,6 +190,24 @@ def _decoded(value: Any) -> Any:
         if value is None or (isinstance(value, float) and pd.isna(value))
         else json.loads(value)
     )
+
+
+def _like(value: Any, example: Any) -> Any:
+    """``value`` (text from a command line) in the type of the model's labels, when it reads
+    as one: ``"7"`` for integer classes is ``7``."""
+    if not isinstance(value, str) or isinstance(example, str):
+        return value
+    kinds: list[Any] = [bool] if isinstance(example, bool) else [int, float]
+    for kind in kinds:
+        try:
+            if kind is bool:
+                if value.lower() in ("true", "false"):
+                    return value.lower() == "true"
+                continue
+            return kind(value)
+        except ValueError:
+            continue
+    return value
 
 
 def _margin(probabilities: str) -> float:
@@ -350,7 +370,8 @@ def record_feedback(
     outcome: str | None = None,
     source: str = "api",
 ) -> None:
-    """Record ground truth (``label``) or an ``outcome`` for one logged prediction."""
+    """Record ground truth (``label``) or an ``outcome`` for one logged prediction (``source``:
+    ``api``, or ``review`` for a person's decision on the review queue)."""
     from dcai.deploy.prediction_log import FEEDBACK_FIELDS, PartitionedLog
 
     check_deployment_name(deployment)
@@ -374,3 +395,46 @@ def record_feedback(
         from dcai.errors import StorageError
 
         raise StorageError(f"cannot write feedback to {feedback_log_dir(stores.path)}")
+
+
+def review_queue(
+    stores: Stores, deployment: str, *, limit: int | None = 50, since: str | None = None
+) -> pd.DataFrame:
+    """Answers waiting for a person, oldest first: logged with ``needs_review`` (modes
+    ``partial``, ``assist``, ``shadow``) and no feedback label yet."""
+    rows = read_log(stores, deployment, since=since, limit=None, routes=("primary", "canary"))
+    waiting = rows[rows["needs_review"].fillna(False).astype(bool) & rows["feedback_label"].isna()]
+    waiting = waiting.sort_values(["time", "request_id", "index"], kind="stable")
+    return waiting if limit is None else waiting.head(limit)
+
+
+def decide(
+    stores: Stores,
+    deployment: str,
+    item: str,
+    *,
+    label: Any = None,
+    accept: bool = False,
+) -> dict[str, Any]:
+    """A person's decision on a queued answer ``item`` (``REQUEST_ID`` or ``REQUEST_ID:INDEX``):
+    ``label`` corrects it, ``accept`` confirms the model's answer. Stored as feedback
+    (source ``review``), which is what takes it off the queue."""
+    request_id, _, index_text = item.partition(":")
+    if index_text and not index_text.isdigit():
+        raise InvalidInputError(f"cannot read the item {item!r}", hint="Write REQUEST_ID:INDEX.")
+    index = int(index_text or 0)
+    if accept == (label is not None):
+        raise InvalidInputError(
+            "give either --label L (a correction) or --accept (the model was right)"
+        )
+    rows = read_log(stores, deployment, limit=None, routes=("primary", "canary"))
+    match = rows[(rows["request_id"] == request_id) & (rows["index"] == index)]
+    if match.empty:
+        raise UnknownRefError(
+            f"no logged prediction {item} for deployment {deployment!r}",
+            hint=f"List the queue: dcai review-queue {deployment} list",
+        )
+    suggested = json.loads(match.iloc[0]["label"])
+    label = suggested if accept else _like(label, suggested)
+    record_feedback(stores, deployment, request_id, index=index, label=label, source="review")
+    return {"request_id": request_id, "index": index, "label": label, "accepted": accept}

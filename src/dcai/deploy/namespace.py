@@ -223,3 +223,20 @@ class DeploymentsNamespace:
             force=force,
             progress=progress,
         )
+
+    def review_queue(
+        self, name: str, *, limit: int | None = 50, since: str | None = None
+    ) -> pd.DataFrame:
+        """Answers of deployment ``name`` waiting for a person, oldest first."""
+        from dcai.deploy.logs import review_queue
+
+        return review_queue(self._stores, name, limit=limit, since=since)
+
+    def decide(
+        self, name: str, item: str, *, label: Any = None, accept: bool = False
+    ) -> dict[str, Any]:
+        """Decide a queued answer (``REQUEST_ID:INDEX``): correct it with ``label`` or confirm
+        it with ``accept=True``; stored as feedback from review."""
+        from dcai.deploy.logs import decide
+
+        return decide(self._stores, name, item, label=label, accept=accept)

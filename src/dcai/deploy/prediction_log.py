@@ -77,8 +77,7 @@ def inputs_json(row: dict[str, Any]) -> str:
     '{"x": null, "colour": "red"}'
     """
     clean = {
-        str(k): None if isinstance(v, float) and not math.isfinite(v) else v
-        for k, v in row.items()
+        str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()
     }
     return json.dumps(clean, default=str, allow_nan=False)
 

@@ -80,7 +80,10 @@ class Metrics:
             registry=r,
         )
         self.review_queue = Gauge(
-            "dcai_review_queue_size", "Predictions waiting for a person.", registry=r
+            "dcai_review_queue_size",
+            "Answers waiting for a person (needs_review, no decision yet).",
+            ["deployment"],
+            registry=r,
         )
         self.feedback = Counter(
             "dcai_feedback",

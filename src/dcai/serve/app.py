@@ -369,10 +369,30 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
+    queue_checked = [0.0]
+
+    def _count_review_queues() -> None:
+        """Queue sizes from the logs, at most every 10 s (a scan of the flushed log)."""
+        from dcai.deploy.logs import review_queue
+
+        if time.monotonic() - queue_checked[0] < 10:
+            return
+        queue_checked[0] = time.monotonic()
+        for name, target in source.snapshot.deployments.items():
+            if target.deployment.mode == "full":
+                metrics.review_queue.labels(name).set(0)
+                continue
+            try:
+                waiting = review_queue(stores, name, limit=None)
+            except Exception:  # a log being written: count again next time
+                logger.exception("could not count the review queue of %s", name)
+                continue
+            metrics.review_queue.labels(name).set(len(waiting))
+
     @app.get("/metrics")
     def prometheus() -> Response:
         """Prometheus metrics."""
-        metrics.review_queue.set(0)
+        _count_review_queues()
         return Response(metrics.render(), media_type=metrics.content_type)
 
     return app
