@@ -46,6 +46,12 @@ objects_url = "objects"
 # "joblib" uses this machine's cores; "dask" sends the same work to a Dask cluster.
 backend = "joblib"
 # scheduler_address = "tcp://scheduler:8786"
+
+[serve]
+# Changing deployments over HTTP needs this bearer token (or DCAI_ADMIN_TOKEN); off when unset.
+# admin_token = "..."
+# Put predict and feedback behind a bearer token too (or DCAI_SERVE_TOKEN).
+# token = "..."
 """
 
 
@@ -67,6 +73,11 @@ class Settings:
     #: Passed to fsspec for an object-store URL (``[store] storage_options`` or
     #: ``DCAI_STORAGE_OPTIONS`` as JSON).
     storage_options: dict[str, Any] = field(default_factory=dict)
+    #: Bearer token for changing deployments over HTTP (``[serve] admin_token`` or
+    #: ``DCAI_ADMIN_TOKEN``); None turns those routes off.
+    admin_token: str | None = field(default=None, repr=False)
+    #: Bearer token for predict and feedback (``[serve] token`` or ``DCAI_SERVE_TOKEN``).
+    serve_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, root: Path, **overrides: Any) -> Settings:
@@ -86,6 +97,7 @@ class Settings:
         _check_keys(data, config_path)
         store = data.get("store", {})
         compute = data.get("compute", {})
+        serve = data.get("serve", {})
         settings = cls(
             root=root,
             metadata_url=_resolve_sqlite(
@@ -104,6 +116,8 @@ class Settings:
                 "DCAI_SCHEDULER_ADDRESS", compute.get("scheduler_address")
             ),
             storage_options=_storage_options(store.get("storage_options", {}), config_path),
+            admin_token=os.environ.get("DCAI_ADMIN_TOKEN", serve.get("admin_token")) or None,
+            serve_token=os.environ.get("DCAI_SERVE_TOKEN", serve.get("token")) or None,
         )
         explicit = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **explicit) if explicit else settings
@@ -113,6 +127,7 @@ class Settings:
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("metadata_url", "objects_url", "storage_options"),
     "compute": ("backend", "scheduler_address"),
+    "serve": ("admin_token", "token"),
 }
 
 
@@ -159,7 +174,7 @@ def _storage_options(value: Any, path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise WorkspaceError(
             f"{where} must be a table (JSON object) of fsspec options",
-            hint='For example storage_options = { anon = true }.',
+            hint="For example storage_options = { anon = true }.",
         )
     return dict(value)
 

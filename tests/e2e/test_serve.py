@@ -35,11 +35,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _call(url: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+def _call(
+    url: str,
+    body: Any = None,
+    *,
+    raw: bytes | None = None,
+    token: str | None = None,
+    method: str | None = None,
+) -> tuple[int, Any]:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"} if data else {}
-    )
+    headers = {"Content-Type": "application/json"} if data else {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             text = response.read().decode()
@@ -53,10 +61,10 @@ def _call(url: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int,
 
 
 class Server:
-    def __init__(self, ws: Path, port: int) -> None:
+    def __init__(self, ws: Path, port: int, env: dict[str, str] | None = None) -> None:
         self.ws, self.port = ws, port
         self.base = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DCAI_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DCAI_")} | (env or {})
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -394,3 +402,43 @@ def test_the_review_queue_lists_waiting_answers_and_takes_decisions(
     left = [i["item"] for i in listed["items"] if i["item"].startswith(body["request_id"])]
     assert left == [f"{body['request_id']}:2"]
     ok(run_dcai("deploy", "set", "web", "--mode", "full", workspace=ws))
+
+
+def test_changes_over_http_need_the_admin_token(server: Server, ws: Path) -> None:
+    # No admin token configured: changing deployments over HTTP is off.
+    status, answer = _call(f"{server.base}/v1/deployments/web/promote", {})
+    assert status == 403 and "admin_token" in answer["detail"]
+    guarded = Server(
+        ws, _free_port(), env={"DCAI_ADMIN_TOKEN": "adm1n", "DCAI_SERVE_TOKEN": "cl1ent"}
+    )
+    try:
+        url = f"{guarded.base}/v1/deployments/web"
+        one = {"instances": _instances(1)}
+        assert _call(url + "/predict", one)[0] == 401
+        assert _call(url + "/predict", one, token="wrong")[0] == 401
+        assert _call(url + "/predict", one, token="cl1ent")[0] == 200
+        assert _call(url + "/predict", one, token="adm1n")[0] == 200
+        before = _call(url)[1]["revision"]
+        change = {"model": "digits/2", "percent": 20, "reason": "try it"}
+        assert _call(url + "/canary", change)[0] == 401
+        assert _call(url + "/canary", change, token="cl1ent")[0] == 401
+        status, served = _call(url + "/canary", change, token="adm1n")
+        assert status == 200 and served["canary"] == {"model": "digits/2", "percent": 20.0}
+        assert _call(url)[1]["revision"] == served["revision"]  # served at once, no poll wait
+        assert served["revision"] == before + 1
+        assert _call(url + "/canary", {"percent": 0}, token="adm1n")[0] == 422
+        assert _call(url + "/canary", {"percent": 5, "x": 1}, token="adm1n")[0] == 422
+        assert _call(f"{guarded.base}/v1/deployments/nope/promote", {}, token="adm1n")[0] == 404
+        status, answer = _call(url + "/canary", {"model": "nope/1", "percent": 5}, token="adm1n")
+        assert status == 404 and "nope" in answer["detail"]
+        status, created = _call(
+            f"{guarded.base}/v1/deployments/api", {"model": "digits/1"}, token="adm1n", method="PUT"
+        )
+        assert status == 200 and created["revision"] == 1
+        assert _call(url + "/rollback", {}, token="adm1n")[0] == 200
+        shown = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=ws))
+        assert (
+            shown["history"][-2]["author"] == "api" and shown["history"][-2]["reason"] == "try it"
+        )
+    finally:
+        guarded.stop()

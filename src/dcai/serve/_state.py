@@ -69,6 +69,7 @@ class SnapshotSource:
         self.snapshot = Snapshot(0, {}, {})
         self._seen: int | None = None
         self._stop = threading.Event()
+        self._refreshing = threading.Lock()
         self._thread: threading.Thread | None = None
         self.refresh()
 
@@ -98,7 +99,15 @@ class SnapshotSource:
         return Live(deployment, primary, canary, shadow, parser, split)
 
     def refresh(self) -> bool:
-        """Rebuild the snapshot if any deployment changed; True when it was replaced."""
+        """Rebuild the snapshot if any deployment changed; True when it was replaced.
+
+        Called by the poller and by the admin routes (a change made here is served at once);
+        one refresh runs at a time.
+        """
+        with self._refreshing:
+            return self._refresh()
+
+    def _refresh(self) -> bool:
         from dcai.deploy.deployments import list_deployments, live_revision_id
 
         revision_id = live_revision_id(self.stores)

@@ -44,6 +44,7 @@ from dcai.deploy.prediction_log import (
     inputs_json,
     prediction_log_dir,
 )
+from dcai.serve._admin import admin_router, require_client
 from dcai.serve._inputs import InputError
 from dcai.serve._metrics import Metrics
 from dcai.serve._state import Live, SnapshotSource
@@ -272,6 +273,7 @@ def create_app(
     async def predict(name: str, request: Request, background: BackgroundTasks) -> Any:
         """Answer ``{"instances": [...], "key": ...}`` (or MLflow's ``dataframe_split`` /
         ``dataframe_records``) with the deployment's live routing."""
+        require_client(stores, request)
         target = live(name)
         body = await _body(request)
         return _predict(target, body, background)
@@ -283,6 +285,7 @@ def create_app(
         from dcai.deploy.logs import check_feedback, feedback_row, find_request
         from dcai.errors import InvalidInputError
 
+        require_client(stores_, request)
         live(name)
         body = await _body(request)
         if not isinstance(body, dict):
@@ -315,6 +318,7 @@ def create_app(
     @app.post("/invocations")
     async def invocations(request: Request, background: BackgroundTasks) -> Any:
         """MLflow's scoring route, answered by the default deployment."""
+        require_client(stores, request)
         deployments = source.snapshot.deployments
         name = default_deployment or (next(iter(deployments)) if len(deployments) == 1 else None)
         if name is None:
@@ -349,6 +353,8 @@ def create_app(
         served["features"] = target.parser.features
         served["stored_revision"] = get_deployment(stores_, name).revision
         return served
+
+    app.include_router(admin_router(stores, source.refresh))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
