@@ -382,7 +382,7 @@ def test_listing_datasets_loads_no_data_stack(tmp_path: Path) -> None:
 # The root and its namespaces (issue 22) ---------------------------------------------------
 
 # Only the root and the interfaces know the Workspace; everything below takes ``Stores``.
-WORKSPACE_USERS = ("dcai", "dcai.workspace", "dcai.cli", "dcai.demo")
+WORKSPACE_USERS = ("dcai", "dcai.workspace", "dcai.cli", "dcai.demo", "dcai._demo_deploy")
 
 
 def _all_modules() -> list[tuple[str, Path]]:

@@ -134,6 +134,8 @@ class DemoResult:
     #: The version the ``production`` alias points at, and why.
     production: ModelVersion
     production_reason: str
+    #: Deploy and serve (:func:`dcai._demo_deploy.deploy_and_serve`); None without ``serve``.
+    deploy: dict[str, Any] | None = None
 
 
 def run_demo(
@@ -200,6 +202,20 @@ def run_demo(
 
     report = write_html_report(analysis_noisy, path / "reports" / "analysis-digits-noisy.html")
     training = _train_and_register(ws, noisy, cleaned, split, seed=seed)
+    from dcai._demo_deploy import deploy_and_serve
+
+    production = training["production"]
+    candidate = next(m for m in training["models"] if m.version != production.version)
+    test_rows = split.to_pandas()
+    test_rows = test_rows[test_rows["split"] == "test"].set_index(EXAMPLE_ID)
+    deploy = deploy_and_serve(
+        ws,
+        production,
+        candidate,
+        test_rows.drop(columns=["split", "faint"], errors="ignore"),
+        clean,
+        seed=seed,
+    )
     return DemoResult(
         workspace=ws,
         added=added,
@@ -221,6 +237,7 @@ def run_demo(
         analysis_noisy=analysis_noisy,
         analysis_clean=analysis_clean,
         report=report,
+        deploy=deploy,
         **training,
     )
 

@@ -167,3 +167,24 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     # digits/1 is the noisy version's model, digits/2 the cleaned (reviewed) one's.
     assert [v["dataset"] for v in versions] == [f"digits@{log[i]['id']}" for i in (2, 1)]
     assert sum("production" in v["aliases"] for v in versions) == 1
+    # Deploy and serve: a real server, a canary rolled back, feedback, data flowing back.
+    assert "deploy and serve" in result.stdout and "rolled back without a restart" in result.stdout
+    deployment = json.loads(
+        run_dcai("deploy", "show", "digits-web", "--json", workspace=tmp_path / "demo").stdout
+    )
+    assert [h["action"] for h in deployment["history"]] == ["create", "set", "canary", "rollback"]
+    assert deployment["canary"] is None and deployment["mode"] == "partial"
+    logged = json.loads(
+        run_dcai(
+            "logs", "show", "digits-web", "--limit", "1000", "--json", workspace=tmp_path / "demo"
+        ).stdout
+    )
+    assert len(logged["rows"]) == 241 and {r["route"] for r in logged["rows"]} == {
+        "primary",
+        "canary",
+    }
+    assert sum(r["feedback"] is not None for r in logged["rows"]) == 120
+    production = json.loads(
+        run_dcai("data", "log", "digits-production", "--json", workspace=tmp_path / "demo").stdout
+    )
+    assert production[0]["operation"] == "from_logs" and production[0]["rows"] == 120

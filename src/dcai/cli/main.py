@@ -284,9 +284,7 @@ def migrate(
         )
         return
     current = before.current or "none (a new database)"
-    console.print(
-        f"schema revision {current} (schema {before.schema_version}); head {before.head}"
-    )
+    console.print(f"schema revision {current} (schema {before.schema_version}); head {before.head}")
     if before.current is not None and before.revision is None:
         console.print(f"  made before Alembic: stamped at {before.current} before the upgrade")
     if not before.pending:
@@ -359,12 +357,15 @@ def demo(
     _print_analysis_demo(result)
     console.rule("train and register")
     _print_training_demo(result)
+    console.rule("deploy and serve")
+    _print_deploy_demo(result)
     console.print(version_table(ws.data.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
         f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits · "
         f"dcai -w {path} runs data-view --recipe logreg --eval {result.split.ref} · "
-        f"dcai -w {path} models card digits@production",
+        f"dcai -w {path} models card digits@production · "
+        f"dcai -w {path} deploy show digits-web · dcai -w {path} serve",
         soft_wrap=True,  # commands to copy: never broken across lines
     )
 
@@ -430,6 +431,62 @@ def _print_training_demo(result: Any) -> None:
     console.print(
         f"registered {registered}; [bold]production → {result.production.ref}[/] "
         f"({escape(result.production_reason)})"
+    )
+
+
+def _print_deploy_demo(result: Any) -> None:
+    """The deployment's history, the simulated traffic, feedback, rollback, logged rows."""
+    from rich.table import Table
+
+    from dcai._demo_deploy import DEPLOYMENT, USERS
+
+    shown = result.deploy
+    if shown is None:
+        console.print("skipped: serving needs the serve extra (pip install 'dcai\\[serve]')")
+        return
+    routes = ", ".join(f"{route} {n}" for route, n in sorted(shown["routes"].items()))
+    accuracy = ", ".join(f"{route} {acc:.2f}" for route, acc in sorted(shown["accuracy"].items()))
+    console.print(
+        f"served {shown['requests']} requests over HTTP from {USERS} simulated users ({routes}; "
+        f"sticky per user); {shown['needs_review']} answers below confidence 0.6 went to review "
+        f"({shown['review_queue']} still queued); accuracy on feedback: {accuracy}"
+    )
+    console.print(
+        f"rolled back without a restart: the next request went to the "
+        f"[bold]{shown['route_after_rollback']}[/]"
+    )
+    deployment = shown["deployment"]
+    table = Table(title=f"Deployment {DEPLOYMENT}", title_justify="left")
+    for column in ("rev", "action", "primary", "canary", "mode", "why"):
+        table.add_column(column, justify="right" if column == "rev" else "left")
+    for r in deployment.history:
+        table.add_row(
+            str(r.revision),
+            r.action,
+            escape(r.primary),
+            escape(f"{r.canary} ({r.canary_percent:g} %)") if r.canary else "—",
+            r.mode + (f" <{r.review_below:g}" if r.review_below is not None else ""),
+            escape(r.reason),
+        )
+    console.print(table)
+    logged = Table(title="First rows of the prediction log (newest first)", title_justify="left")
+    for column in ("time (UTC)", "route", "model", "label", "confidence", "feedback"):
+        logged.add_column(column, justify="right" if column == "confidence" else "left")
+    for row in shown["logged"].to_dict(orient="records"):
+        feedback = row["feedback_label"]
+        logged.add_row(
+            str(row["time"])[:19],
+            row["route"],
+            escape(str(row["model_version"])),
+            escape(str(row["label"])),
+            f"{row['confidence']:.3f}",
+            "—" if feedback is None or feedback != feedback else escape(str(feedback)),
+        )
+    console.print(logged)
+    data = shown["production_data"]
+    console.print(
+        f"production data flows back: [bold cyan]{data.ref}[/] holds the {data.rows} labeled "
+        "production rows (operation from_logs: deployment, revisions, model versions, time range)"
     )
 
 
