@@ -26,6 +26,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for c in ("1", "0.1"):
         run = ok_json(run_dcai("train", "digits", "--param", f"C={c}", "--json", workspace=ws))
         ok(run_dcai("models", "register", run["run"], "--name", "digits", workspace=ws))
+    ok(run_dcai("deploy", "create", "web", "--model", "digits/1", workspace=ws))
     return ws
 
 
@@ -42,35 +43,45 @@ def _revisions(ws: Path) -> int:
 
 
 def test_a_release_from_create_to_rollback(ws: Path) -> None:
-    created = ok_json(run_dcai("deploy", "create", "web", "--model", "digits/1", "--json", workspace=ws))
+    created = ok_json(
+        run_dcai("deploy", "create", "site", "--model", "digits/1", "--json", workspace=ws)
+    )
     assert created["revision"] == 1 and created["primary"] == {"model": "digits/1"}
-    text = ok(run_dcai("deploy", "canary", "web", "--model", "digits/2", "--percent", "10", workspace=ws))
+    text = ok(
+        run_dcai("deploy", "canary", "site", "--model", "digits/2", "--percent", "10", workspace=ws)
+    )
     assert "canary digits/2 at 10 %" in text.stdout
-    promoted = ok_json(run_dcai("deploy", "promote", "web", "--reason", "canary held", "--json", workspace=ws))
+    promoted = ok_json(
+        run_dcai("deploy", "promote", "site", "--reason", "canary held", "--json", workspace=ws)
+    )
     assert promoted["primary"] == {"model": "digits/2"} and promoted["canary"] is None
-    ok(run_dcai("deploy", "rollback", "web", workspace=ws))
-    shown = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=ws))
+    ok(run_dcai("deploy", "rollback", "site", workspace=ws))
+    shown = ok_json(run_dcai("deploy", "show", "site", "--json", workspace=ws))
     assert shown["revision"] == 4
     assert shown["primary"] == {"model": "digits/1"}
     assert shown["canary"] == {"model": "digits/2", "percent": 10.0}
     assert [h["action"] for h in shown["history"]] == ["create", "canary", "promote", "rollback"]
     assert shown["history"][2]["reason"] == "canary held"
-    table = ok(run_dcai("deploy", "show", "web", workspace=ws)).stdout
+    table = ok(run_dcai("deploy", "show", "site", workspace=ws)).stdout
     assert "History" in table and "rollback" in table
     listed = ok_json(run_dcai("deploy", "list", "--json", workspace=ws))
-    assert [d["name"] for d in listed["deployments"]] == ["web"]
+    assert [d["name"] for d in listed["deployments"]] == ["site", "web"]
 
 
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
-        (["deploy", "create", "web", "--model", "nope"], ["no model 'nope'"]),
-        (["deploy", "create", "web", "--model", "digits/7"], ["no version 7"]),
+        (["deploy", "create", "web", "--model", "digits/2"], ["already exists"]),
+        (["deploy", "create", "x", "--model", "nope"], ["no model 'nope'"]),
+        (["deploy", "create", "x", "--model", "digits/7"], ["no version 7"]),
         (["deploy", "create", "we b", "--model", "digits/1"], ["not allowed"]),
         (["deploy", "create", "x", "--model", "digits/1", "--mode", "partial"], ["--review-below"]),
         (["deploy", "canary", "web", "--model", "digits/2", "--percent", "150"], ["(0, 100]"]),
         (["deploy", "canary", "web", "--percent", "5"], ["no canary to change"]),
-        (["deploy", "canary", "nope", "--model", "digits/2", "--percent", "5"], ["no deployment 'nope'"]),
+        (
+            ["deploy", "canary", "nope", "--model", "digits/2", "--percent", "5"],
+            ["no deployment 'nope'"],
+        ),
         (["deploy", "shadow", "web"], ["--model REF or --off"]),
         (["deploy", "promote", "web"], ["no canary or shadow"]),
         (["deploy", "rollback", "web"], ["nothing to roll back to"]),
@@ -82,8 +93,6 @@ def test_a_release_from_create_to_rollback(ws: Path) -> None:
 def test_bad_input_is_one_line_and_changes_nothing(
     ws: Path, argv: list[str], fragments: list[str]
 ) -> None:
-    if argv[2] != "web" or argv[1] != "create":
-        ok(run_dcai("deploy", "create", "web", "--model", "digits/1", workspace=ws))
     before = _revisions(ws)
     assert_rejected(run_dcai(*argv, workspace=ws), *fragments)
     assert _revisions(ws) == before
