@@ -477,6 +477,7 @@ def test_public_methods_have_explicit_signatures_and_docstrings(dotted: str) -> 
         assert inspect.Parameter.VAR_KEYWORD not in kinds, f"{dotted}.{name} takes **kwargs"
         assert inspect.Parameter.VAR_POSITIONAL not in kinds, f"{dotted}.{name} takes *args"
         assert inspect.getdoc(function), f"{dotted}.{name} has no docstring"
+        assert ">>> " in (inspect.getdoc(function) or ""), f"{dotted}.{name}: no runnable example"
         hints = inspect.signature(function)
         assert hints.return_annotation is not inspect.Signature.empty, f"{dotted}.{name}"
 

@@ -118,11 +118,19 @@ class Workspace:
 
     @classmethod
     def init(cls, path: str | Path | None = None) -> Workspace:
-        """Create (or open, if it exists) a workspace at ``path``."""
+        """Create (or open, if it exists) a workspace at ``path``.
+
+        >>> import tempfile
+        >>> Workspace.init(tempfile.mkdtemp() + "/new").data.datasets()
+        []
+        """
         return cls(path, create=True)
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections.
+
+        >>> ws.close()  # the workspace can be opened again at any time
+        """
         self.stores.close()
 
     def __enter__(self) -> Workspace:
@@ -138,49 +146,77 @@ class Workspace:
 
     @cached_property
     def data(self) -> DataNamespace:
-        """Datasets and versions: add, version, log, diff, split, tag, export."""
+        """Datasets and versions: add, version, log, diff, split, tag, export.
+
+        >>> ws.data.version("digits").rows
+        300
+        """
         from dcai.data.namespace import DataNamespace
 
         return DataNamespace(self.stores)
 
     @cached_property
     def labels(self) -> LabelsNamespace:
-        """Annotations, guidelines, agreement, consensus, HLP, conventions, sampling."""
+        """Annotations, guidelines, agreement, consensus, HLP, conventions, sampling.
+
+        >>> ws.labels.guidelines()
+        []
+        """
         from dcai.labels.namespace import LabelsNamespace
 
         return LabelsNamespace(self.stores)
 
     @cached_property
     def quality(self) -> QualityNamespace:
-        """Audits and their reviews."""
+        """Audits and their reviews.
+
+        >>> len(ws.quality.audits("digits"))
+        1
+        """
         from dcai.quality.namespace import QualityNamespace
 
         return QualityNamespace(self.stores)
 
     @cached_property
     def analysis(self) -> AnalysisNamespace:
-        """Error analysis."""
+        """Error analysis.
+
+        >>> ws.analysis
+        <ws.analysis of ...>
+        """
         from dcai.analysis.namespace import AnalysisNamespace
 
         return AnalysisNamespace(self.stores)
 
     @cached_property
     def runs(self) -> RunsNamespace:
-        """Tracked runs; ``ws.runs(where=...)`` lists them."""
+        """Tracked runs; ``ws.runs(where=...)`` lists them.
+
+        >>> len(ws.runs())
+        2
+        """
         from dcai.experiments.namespace import RunsNamespace
 
         return RunsNamespace(self.stores)
 
     @cached_property
     def models(self) -> ModelsNamespace:
-        """The model registry."""
+        """The model registry.
+
+        >>> ws.models.get("digits@production").ref
+        'digits/1'
+        """
         from dcai.experiments.namespace import ModelsNamespace
 
         return ModelsNamespace(self.stores)
 
     @cached_property
     def deployments(self) -> DeploymentsNamespace:
-        """Deployments: canary, shadow, promote, rollback, degree of automation."""
+        """Deployments: canary, shadow, promote, rollback, degree of automation.
+
+        >>> ws.deployments.get("web").primary
+        'digits/1'
+        """
         from dcai.deploy.namespace import DeploymentsNamespace
 
         return DeploymentsNamespace(self.stores)
@@ -203,7 +239,11 @@ class Workspace:
         author: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> DatasetVersion:
-        """Shortcut: ``ws.data.add(...)``."""
+        """Shortcut: ``ws.data.add(...)``.
+
+        >>> ws.add_dataset("toy", pd.DataFrame({"x": [1, 2], "label": ["a", "b"]})).rows
+        2
+        """
         return self.data.add(
             name,
             source,
@@ -230,7 +270,11 @@ class Workspace:
         message: str = "",
         author: str | None = None,
     ) -> DatasetVersion:
-        """Shortcut: ``ws.data.split(...)``."""
+        """Shortcut: ``ws.data.split(...)``.
+
+        >>> ws.split("digits", dev=0.3, test=0.1, seed=1).operation
+        'split'
+        """
         return self.data.split(
             ref,
             dev=dev,
@@ -257,7 +301,11 @@ class Workspace:
         author: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> Audit:
-        """Shortcut: ``ws.quality.audit(...)``."""
+        """Shortcut: ``ws.quality.audit(...)``.
+
+        >>> ws.audit("digits", cv=3).version_ref == ws.data.version("digits").ref
+        True
+        """
         return self.quality.audit(
             ref,
             model=model,
@@ -272,7 +320,11 @@ class Workspace:
         )
 
     def review(self, audit: str) -> Review:
-        """Shortcut: ``ws.quality.review(...)``."""
+        """Shortcut: ``ws.quality.review(...)``.
+
+        >>> ws.review("digits").audit.version_ref == ws.data.version("digits").ref
+        True
+        """
         return self.quality.review(audit)
 
     def analyze(
@@ -297,7 +349,11 @@ class Workspace:
         store: bool = True,
         progress: ProgressCallback | None = None,
     ) -> ErrorAnalysis:
-        """Shortcut: ``ws.analysis.analyze(...)``."""
+        """Shortcut: ``ws.analysis.analyze(...)``.
+
+        >>> ws.analyze("digits", curves=False, discover=False, n_boot=50).ref == ws.data.version("digits").ref
+        True
+        """
         return self.analysis.analyze(
             ref,
             audit=audit,
@@ -330,7 +386,13 @@ class Workspace:
         author: str | None = None,
         capture_code: bool = True,
     ) -> Run:
-        """Shortcut: ``ws.runs.start(...)``."""
+        """Shortcut: ``ws.runs.start(...)``.
+
+        >>> with ws.start_run(experiment="notes", capture_code=False) as run:
+        ...     run.log_metric("f1", 0.5)
+        >>> run.id in set(ws.runs()["run"])
+        True
+        """
         return self.runs.start(
             experiment=experiment,
             dataset=dataset,
@@ -354,7 +416,11 @@ class Workspace:
         random_state: int = 0,
         capture_code: bool = True,
     ) -> TrainResult:
-        """Shortcut: ``ws.runs.train(...)``."""
+        """Shortcut: ``ws.runs.train(...)``.
+
+        >>> ws.train("digits", n_boot=0, capture_code=False).metrics["accuracy"] > 0.8
+        True
+        """
         return self.runs.train(
             ref,
             recipe=recipe,
@@ -368,7 +434,11 @@ class Workspace:
         )
 
     def load_model(self, ref: str, *, trusted: Iterable[str] = ()) -> Any:
-        """Shortcut: ``ws.models.load(...)``."""
+        """Shortcut: ``ws.models.load(...)``.
+
+        >>> hasattr(ws.load_model("digits@production"), "predict_proba")
+        True
+        """
         return self.models.load(ref, trusted=trusted)
 
     # Maintenance --------------------------------------------------------------------
@@ -381,7 +451,11 @@ class Workspace:
         progress: ProgressCallback | None = None,
     ) -> VerifyReport:
         """Check every object against its hash, the database's integrity and the references
-        both ways (see :func:`dcai.store.verify_workspace`); ``repair`` removes only old orphans."""
+        both ways (see :func:`dcai.store.verify_workspace`); ``repair`` removes only old orphans.
+
+        >>> ws.verify().clean
+        True
+        """
         from dcai.store import verify_workspace
 
         return verify_workspace(
@@ -390,7 +464,14 @@ class Workspace:
 
     def backup(self, dest: str | Path, *, progress: ProgressCallback | None = None) -> BackupReport:
         """Write a consistent copy of this workspace to the new folder ``dest``, which
-        ``Workspace(dest)`` (or ``dcai -w DEST``) opens."""
+        ``Workspace(dest)`` (or ``dcai -w DEST``) opens.
+
+        >>> import tempfile
+        >>> copy = tempfile.mkdtemp() + "/copy"
+        >>> _ = ws.backup(copy)
+        >>> [d.name for d in Workspace(copy).data.datasets()]
+        ['digits']
+        """
         from dcai.store import backup_workspace
 
         return backup_workspace(
@@ -408,6 +489,9 @@ class Workspace:
 
         Objects younger than ``grace_seconds`` are kept: they may belong to a commit that
         another process has not finished yet. Works on any object store (local or fsspec).
+
+        >>> ws.gc(dry_run=True).removed
+        0
         """
         return collect_garbage(
             self.meta, self.objects, grace_seconds=grace_seconds, dry_run=dry_run, force=force

@@ -56,7 +56,11 @@ class AnalysisNamespace:
         progress: ProgressCallback | None = None,
     ) -> ErrorAnalysis:
         """Error analysis of a version: metrics, slices, priorities, learning curve, clean vs
-        collect (see :func:`dcai.analysis.workflow.analyze` for every option)."""
+        collect (see :func:`dcai.analysis.workflow.analyze` for every option).
+
+        >>> ws.analysis.analyze("digits", curves=False, discover=False, n_boot=50).ref == ws.data.version("digits").ref
+        True
+        """
         from dcai.analysis.workflow import analyze
 
         return analyze(

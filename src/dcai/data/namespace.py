@@ -60,6 +60,9 @@ class DataNamespace:
 
         Identical content returns the existing version (``created`` is False) and stores
         nothing new. See :mod:`dcai.data._schema` for how undeclared column roles are inferred.
+
+        >>> ws.data.add("toy", pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "a"]})).rows
+        3
         """
         from dcai.data.versions import add_dataset
 
@@ -78,25 +81,41 @@ class DataNamespace:
         )
 
     def version(self, ref: str) -> DatasetVersion:
-        """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``."""
+        """A version by ref: ``name`` (latest), ``name@3f2a9c1``, ``name@v2``.
+
+        >>> ws.data.version("digits").rows
+        300
+        """
         from dcai.data.versions import resolve_ref
 
         return resolve_ref(self._stores, ref)
 
     def datasets(self) -> list[DatasetSummary]:
-        """Every dataset with its latest version."""
+        """Every dataset with its latest version.
+
+        >>> [d.name for d in ws.data.datasets()]
+        ['digits']
+        """
         from dcai.data.catalog import list_datasets
 
         return list_datasets(self._stores)
 
     def log(self, name: str) -> list[DatasetVersion]:
-        """A dataset's versions, newest first, each with its operation, parameters and parents."""
+        """A dataset's versions, newest first, each with its operation, parameters and parents.
+
+        >>> [v.operation for v in ws.data.log("digits")]
+        ['import_annotations', 'split', 'add']
+        """
         from dcai.data.versions import log
 
         return log(self._stores, name)
 
     def diff(self, a: str, b: str) -> VersionDiff:
-        """Examples added, removed, relabeled, changed and moved between two versions."""
+        """Examples added, removed, relabeled, changed and moved between two versions.
+
+        >>> ws.data.diff("digits@v1", "digits@v2").counts["relabeled"]
+        0
+        """
         from dcai.data.versions import diff_versions
 
         return diff_versions(self._stores, a, b)
@@ -114,7 +133,11 @@ class DataNamespace:
         message: str = "",
         author: str | None = None,
     ) -> DatasetVersion:
-        """Commit a child version with a ``split`` column (see :func:`dcai.data.assign_splits`)."""
+        """Commit a child version with a ``split`` column (see :func:`dcai.data.assign_splits`).
+
+        >>> ws.data.split("digits", dev=0.3, test=0.1, seed=1).operation
+        'split'
+        """
         from dcai.data.operations import split_version
 
         return split_version(
@@ -145,6 +168,9 @@ class DataNamespace:
 
         ``query`` (or ``where`` given as text) is parsed by :mod:`dcai.data._query` and
         never executed; ``where`` as a function is your own Python code, run as it is.
+
+        >>> ws.data.tag("digits", "dark", query="px36 > 10").operation
+        'tag'
         """
         from dcai.data.tags import tag_examples
 
@@ -162,13 +188,23 @@ class DataNamespace:
     def untag(
         self, ref: str, name: str, *, message: str = "", author: str | None = None
     ) -> DatasetVersion:
-        """Commit a child version without tag ``name``."""
+        """Commit a child version without tag ``name``.
+
+        >>> tagged = ws.data.tag("digits", "dark", query="px36 > 10")
+        >>> ws.data.untag(tagged.ref, "dark").operation
+        'untag'
+        """
         from dcai.data.tags import remove_tag
 
         return remove_tag(self._stores, ref, name, message=message, author=author)
 
     def tags(self, ref: str) -> pd.DataFrame:
-        """The tags of a version: ``tag, n, share, how``."""
+        """The tags of a version: ``tag, n, share, how``.
+
+        >>> tagged = ws.data.tag("digits", "dark", query="px36 > 10")
+        >>> list(ws.data.tags(tagged.ref)["tag"])
+        ['dark']
+        """
         from dcai.data.tags import list_tags
         from dcai.data.versions import resolve_ref
 
@@ -184,7 +220,12 @@ class DataNamespace:
         force: bool = False,
     ) -> Path:
         """Write a version's rows (or annotations) to a file; never inside the workspace, and
-        over an existing file only with ``force=True`` (see :func:`export_version`)."""
+        over an existing file only with ``force=True`` (see :func:`export_version`).
+
+        >>> import tempfile
+        >>> ws.data.export("digits", tempfile.mkdtemp() + "/digits.csv").name
+        'digits.csv'
+        """
         from dcai.data.operations import export_version
 
         return export_version(

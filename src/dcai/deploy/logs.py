@@ -427,7 +427,7 @@ def decide(
         raise InvalidInputError(
             "give either --label L (a correction) or --accept (the model was right)"
         )
-    rows = read_log(stores, deployment, limit=None, routes=("primary", "canary"))
+    rows = read_log(stores, deployment, limit=None, routes=("primary", "canary", "batch"))
     match = rows[(rows["request_id"] == request_id) & (rows["index"] == index)]
     if match.empty:
         raise UnknownRefError(

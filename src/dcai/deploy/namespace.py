@@ -52,7 +52,11 @@ class DeploymentsNamespace:
         trusted: Iterable[str] = (),
     ) -> Deployment:
         """Create deployment ``name`` serving ``model`` (``NAME``, ``NAME/3``, ``NAME@alias``,
-        pinned to the version it names now)."""
+        pinned to the version it names now).
+
+        >>> ws.deployments.create("app", model="digits/2").primary
+        'digits/2'
+        """
         from dcai.deploy.deployments import create_deployment
 
         return create_deployment(
@@ -77,7 +81,11 @@ class DeploymentsNamespace:
         trusted: Iterable[str] = (),
     ) -> Deployment:
         """Send ``percent`` of the traffic (sticky by routing key) to ``model``; without
-        ``model``, change the live canary's percentage."""
+        ``model``, change the live canary's percentage.
+
+        >>> ws.deployments.canary("web", model="digits/2", percent=10).canary_percent
+        10.0
+        """
         from dcai.deploy.deployments import set_canary
 
         return set_canary(
@@ -100,7 +108,11 @@ class DeploymentsNamespace:
         trusted: Iterable[str] = (),
     ) -> Deployment:
         """Run ``model`` on every request off the response path (logged, never returned);
-        ``model=None`` stops it."""
+        ``model=None`` stops it.
+
+        >>> ws.deployments.shadow("web", model="digits/2").shadow
+        'digits/2'
+        """
         from dcai.deploy.deployments import set_shadow
 
         return set_shadow(
@@ -108,13 +120,23 @@ class DeploymentsNamespace:
         )
 
     def promote(self, name: str, *, reason: str = "", author: str | None = None) -> Deployment:
-        """The canary (else the shadow) becomes the primary for all traffic, atomically."""
+        """The canary (else the shadow) becomes the primary for all traffic, atomically.
+
+        >>> _ = ws.deployments.canary("web", model="digits/2", percent=10)
+        >>> ws.deployments.promote("web").primary
+        'digits/2'
+        """
         from dcai.deploy.deployments import promote
 
         return promote(self._stores, name, reason=reason, author=author)
 
     def rollback(self, name: str, *, reason: str = "", author: str | None = None) -> Deployment:
-        """Return to the routing before the live one, as a new revision."""
+        """Return to the routing before the live one, as a new revision.
+
+        >>> _ = ws.deployments.set_mode("web", mode="assist")
+        >>> ws.deployments.rollback("web").mode
+        'full'
+        """
         from dcai.deploy.deployments import rollback
 
         return rollback(self._stores, name, reason=reason, author=author)
@@ -129,7 +151,11 @@ class DeploymentsNamespace:
         author: str | None = None,
     ) -> Deployment:
         """Set the degree of automation: ``full``, ``partial`` (needs ``review_below``),
-        ``assist`` or ``shadow``."""
+        ``assist`` or ``shadow``.
+
+        >>> ws.deployments.set_mode("web", mode="partial", review_below=0.8).review_below
+        0.8
+        """
         from dcai.deploy.deployments import set_mode
 
         return set_mode(
@@ -137,20 +163,32 @@ class DeploymentsNamespace:
         )
 
     def get(self, name: str) -> Deployment:
-        """A deployment's live routing and its history."""
+        """A deployment's live routing and its history.
+
+        >>> ws.deployments.get("web").primary
+        'digits/1'
+        """
         from dcai.deploy.deployments import get_deployment
 
         return get_deployment(self._stores, name)
 
     def list(self) -> list[Deployment]:
-        """Every deployment, by name."""
+        """Every deployment, by name.
+
+        >>> [d.name for d in ws.deployments.list()]
+        ['web']
+        """
         from dcai.deploy.deployments import list_deployments
 
         return list_deployments(self._stores)
 
     def logs(self, name: str, *, since: str | None = None, limit: int | None = 100) -> pd.DataFrame:
         """Logged predictions of deployment ``name``, newest first, with feedback joined
-        (``since``: ``30m``, ``1h``, ``2d`` or an ISO date)."""
+        (``since``: ``30m``, ``1h``, ``2d`` or an ISO date).
+
+        >>> len(ws.deployments.logs("web"))
+        0
+        """
         from dcai.deploy.logs import read_log
 
         return read_log(self._stores, name, since=since, limit=limit)
@@ -165,7 +203,15 @@ class DeploymentsNamespace:
         outcome: str | None = None,
     ) -> None:
         """Record ground truth (``label``) or an ``outcome`` for one logged prediction, as
-        ``POST /v1/deployments/{name}/feedback`` does."""
+        ``POST /v1/deployments/{name}/feedback`` does.
+
+        >>> import tempfile
+        >>> _ = ws.deployments.predict_batch("digits/1", "digits", tempfile.mkdtemp() + "/p.parquet", deployment="web")
+        >>> request_id = ws.deployments.logs("web", limit=1)["request_id"].iloc[0]
+        >>> ws.deployments.feedback("web", request_id, label=3)
+        >>> int(ws.deployments.logs("web", limit=None)["feedback_label"].notna().sum())
+        1
+        """
         from dcai.deploy.logs import record_feedback
 
         record_feedback(self._stores, name, request_id, index=index, label=label, outcome=outcome)
@@ -182,7 +228,13 @@ class DeploymentsNamespace:
         author: str | None = None,
     ) -> DatasetVersion:
         """Commit the logged production rows of deployment ``name`` as the next version of
-        ``dataset`` (default: the deployment's name); feedback labels become its labels."""
+        ``dataset`` (default: the deployment's name); feedback labels become its labels.
+
+        >>> import tempfile
+        >>> _ = ws.deployments.predict_batch("digits/1", "digits", tempfile.mkdtemp() + "/p.parquet", deployment="web")
+        >>> ws.deployments.to_dataset("web", dataset="production-rows").rows
+        300
+        """
         from dcai.deploy.logs import log_to_dataset
 
         return log_to_dataset(
@@ -209,7 +261,12 @@ class DeploymentsNamespace:
         progress: ProgressCallback | None = None,
     ) -> BatchResult:
         """Answer every row of a file or dataset version with a registered model; write a
-        Parquet file; log the rows with route ``batch`` (``dcai predict``)."""
+        Parquet file; log the rows with route ``batch`` (``dcai predict``).
+
+        >>> import tempfile
+        >>> ws.deployments.predict_batch("digits/1", "digits", tempfile.mkdtemp() + "/p.parquet").rows
+        300
+        """
         from dcai.deploy.batch import predict_batch
 
         return predict_batch(
@@ -227,7 +284,11 @@ class DeploymentsNamespace:
     def review_queue(
         self, name: str, *, limit: int | None = 50, since: str | None = None
     ) -> pd.DataFrame:
-        """Answers of deployment ``name`` waiting for a person, oldest first."""
+        """Answers of deployment ``name`` waiting for a person, oldest first.
+
+        >>> len(ws.deployments.review_queue("web"))
+        0
+        """
         from dcai.deploy.logs import review_queue
 
         return review_queue(self._stores, name, limit=limit, since=since)
@@ -236,7 +297,14 @@ class DeploymentsNamespace:
         self, name: str, item: str, *, label: Any = None, accept: bool = False
     ) -> dict[str, Any]:
         """Decide a queued answer (``REQUEST_ID:INDEX``): correct it with ``label`` or confirm
-        it with ``accept=True``; stored as feedback from review."""
+        it with ``accept=True``; stored as feedback from review.
+
+        >>> import tempfile
+        >>> _ = ws.deployments.predict_batch("digits/1", "digits", tempfile.mkdtemp() + "/p.parquet", deployment="web")
+        >>> request_id = ws.deployments.logs("web", limit=1)["request_id"].iloc[0]
+        >>> ws.deployments.decide("web", request_id + ":0", accept=True)["accepted"]
+        True
+        """
         from dcai.deploy.logs import decide
 
         return decide(self._stores, name, item, label=label, accept=accept)

@@ -53,7 +53,13 @@ class RunsNamespace:
         author: str | None = None,
         capture_code: bool = True,
     ) -> Run:
-        """Open a run recording code + data + params + results (a context manager)."""
+        """Open a run recording code + data + params + results (a context manager).
+
+        >>> with ws.runs.start(experiment="notes", capture_code=False) as run:
+        ...     run.log_metric("f1", 0.5)
+        >>> run.id in set(ws.runs()["run"])
+        True
+        """
         from dcai.experiments.runs import start_run
 
         return start_run(
@@ -81,7 +87,11 @@ class RunsNamespace:
         capture_code: bool = True,
     ) -> TrainResult:
         """Fit a recipe on the train split, evaluate on dev, record a run (see
-        :func:`dcai.experiments.train.train`)."""
+        :func:`dcai.experiments.train.train`).
+
+        >>> ws.runs.train("digits", n_boot=0, capture_code=False).metrics["accuracy"] > 0.8
+        True
+        """
         from dcai.experiments.train import train
 
         return train(
@@ -105,7 +115,11 @@ class RunsNamespace:
         order_by: str | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``)."""
+        """Runs as a DataFrame, filtered by ``where`` (``"metrics.f1 > 0.8 and params.C = 1"``).
+
+        >>> len(ws.runs(where="params.C = 1.0"))
+        1
+        """
         from dcai.experiments.query import list_runs
 
         return list_runs(
@@ -113,7 +127,11 @@ class RunsNamespace:
         )
 
     def get(self, key: str) -> dict[str, Any]:
-        """One run in full (id or unambiguous prefix), JSON-ready."""
+        """One run in full (id or unambiguous prefix), JSON-ready.
+
+        >>> ws.runs.get(ws.models.get("digits/1").run)["status"]
+        'FINISHED'
+        """
         from dcai.experiments.query import run_detail
 
         return run_detail(self._stores, key)
@@ -123,7 +141,12 @@ class RunsNamespace:
     ) -> dict[str, Any]:
         """Compare two or more runs, the first as reference: differing params, metrics side by
         side with a paired bootstrap interval on shared dev examples (one set of labels), and
-        the code and data differences (``dcai runs compare``). JSON-ready."""
+        the code and data differences (``dcai runs compare``). JSON-ready.
+
+        >>> runs = [v.run for v in ws.models.versions("digits")]
+        >>> len(ws.runs.compare(runs)["pairs"])
+        1
+        """
         from dcai.experiments.compare import compare_runs
 
         return compare_runs(self._stores, keys, seed=seed, eval_ref=eval_ref)
@@ -138,7 +161,11 @@ class RunsNamespace:
         seed: int = 0,
     ) -> dict[str, Any]:
         """The same recipe on each dataset version, in lineage order, scored on one evaluation
-        set: which data change bought which gain (``dcai runs data-view``). JSON-ready."""
+        set: which data change bought which gain (``dcai runs data-view``). JSON-ready.
+
+        >>> ws.runs.data_view(recipe="logreg")["recipe"]
+        'logreg'
+        """
         from dcai.experiments.data_view import data_view
 
         return data_view(
@@ -154,7 +181,12 @@ class RunsNamespace:
         self, uri: str, *, runs: list[str] | None = None, experiment: str | None = None
     ) -> list[dict[str, Any]]:
         """Copy runs (all, or the ids in ``runs``) into the MLflow tracking store at ``uri``
-        (``dcai runs export --mlflow``; needs the ``mlflow`` extra). One entry per run."""
+        (``dcai runs export --mlflow``; needs the ``mlflow`` extra). One entry per run.
+
+        >>> import tempfile
+        >>> [e["status"] for e in ws.runs.export_mlflow("sqlite:///" + tempfile.mkdtemp() + "/m.db")]
+        ['exported', 'exported']
+        """
         from dcai.experiments.mlflow_export import export_to_mlflow
 
         return export_to_mlflow(self._stores, uri, runs=runs, experiment=experiment)
@@ -186,7 +218,12 @@ class ModelsNamespace:
         author: str | None = None,
         trusted: Iterable[str] = (),
     ) -> ModelVersion:
-        """Register a finished run's model as the next version of ``name``."""
+        """Register a finished run's model as the next version of ``name``.
+
+        >>> run = ws.runs.train("digits", n_boot=0, capture_code=False).run
+        >>> ws.models.register(run, name="digits").ref
+        'digits/3'
+        """
         from dcai.experiments.registry import register_model
 
         return register_model(
@@ -194,19 +231,31 @@ class ModelsNamespace:
         )
 
     def get(self, ref: str) -> ModelVersion:
-        """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names."""
+        """The model version ``NAME``, ``NAME/3`` or ``NAME@alias`` names.
+
+        >>> ws.models.get("digits@production").ref
+        'digits/1'
+        """
         from dcai.experiments.registry import resolve_model
 
         return resolve_model(self._stores, ref)
 
     def registered(self) -> list[ModelSummary]:
-        """Every registered model."""
+        """Every registered model.
+
+        >>> [m.name for m in ws.models.registered()]
+        ['digits']
+        """
         from dcai.experiments.registry import list_models
 
         return list_models(self._stores)
 
     def versions(self, name: str) -> list[ModelVersion]:
-        """Every version of one model, oldest first."""
+        """Every version of one model, oldest first.
+
+        >>> [v.ref for v in ws.models.versions("digits")]
+        ['digits/1', 'digits/2']
+        """
         from dcai.experiments.registry import model_versions
 
         return model_versions(self._stores, name)
@@ -220,7 +269,11 @@ class ModelsNamespace:
         author: str | None = None,
         reason: str = "",
     ) -> ModelVersion:
-        """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded."""
+        """Point ``alias`` (e.g. ``production``) at one version of a model; the move is recorded.
+
+        >>> ws.models.set_alias("digits", 2, "production").ref
+        'digits/2'
+        """
         from dcai.experiments.registry import set_model_alias
 
         return set_model_alias(self._stores, name, version, alias, author=author, reason=reason)
@@ -234,6 +287,9 @@ class ModelsNamespace:
         (:data:`dcai.experiments.model_files.TRUSTED_TYPES`); a ``module:callable`` recipe's
         model that holds other types loads only when those exact names are given in
         ``trusted``.
+
+        >>> hasattr(ws.models.load("digits@production"), "predict_proba")
+        True
         """
         from dcai.experiments.model_files import load_model
         from dcai.experiments.registry import is_model_ref, load_registered_model
@@ -243,7 +299,11 @@ class ModelsNamespace:
         return load_model(self._stores, ref, trusted=trusted)
 
     def alias_history(self, name: str) -> list[AliasMove]:
-        """Every move of every alias of a model, oldest first (who, when, why)."""
+        """Every move of every alias of a model, oldest first (who, when, why).
+
+        >>> [(m.alias, m.to_version) for m in ws.models.alias_history("digits")]
+        [('production', 1)]
+        """
         from dcai.experiments.registry import alias_history
 
         return alias_history(self._stores, name)
@@ -251,20 +311,33 @@ class ModelsNamespace:
     def remove_alias(
         self, name: str, alias: str, *, author: str | None = None, reason: str = ""
     ) -> AliasMove:
-        """Unset an alias; the move is recorded like any other."""
+        """Unset an alias; the move is recorded like any other.
+
+        >>> ws.models.remove_alias("digits", "production").from_version
+        1
+        """
         from dcai.experiments.registry import remove_model_alias
 
         return remove_model_alias(self._stores, name, alias, author=author, reason=reason)
 
     def card(self, ref: str, *, fmt: Literal["markdown", "html"] = "markdown") -> str:
-        """The model card of a registered version: data, metrics, slices, label quality."""
+        """The model card of a registered version: data, metrics, slices, label quality.
+
+        >>> "digits/1" in ws.models.card("digits/1")
+        True
+        """
         from dcai.experiments.model_card import model_card
 
         return model_card(self._stores, ref, fmt=fmt)
 
     def export_onnx(self, ref: str, out: str | Path, *, force: bool = False) -> OnnxExport:
         """Convert a registered model to ONNX, check it against the model, write ``out``
-        (needs the ``onnx`` extra; refused, nothing written, when it cannot be exact)."""
+        (needs the ``onnx`` extra; refused, nothing written, when it cannot be exact).
+
+        >>> import tempfile
+        >>> ws.models.export_onnx("digits/1", tempfile.mkdtemp() + "/m.onnx").ref
+        'digits/1'
+        """
         from dcai.experiments.onnx_export import export_onnx
 
         return export_onnx(self._stores, ref, out, force=force)

@@ -67,7 +67,13 @@ class LabelsNamespace:
         author: str | None = None,
     ) -> DatasetVersion:
         """Commit a child version carrying labelers' annotations (long form; see
-        :func:`dcai.labels.annotations.import_annotations`)."""
+        :func:`dcai.labels.annotations.import_annotations`).
+
+        >>> first = ws.data.version("digits").to_pandas()["example_id"].iloc[0]
+        >>> votes = pd.DataFrame({"example_id": [first], "annotator": ["dee"], "label": [1]})
+        >>> ws.labels.import_annotations("digits", votes).operation
+        'import_annotations'
+        """
         from dcai.labels.annotations import import_annotations
 
         return import_annotations(
@@ -88,19 +94,38 @@ class LabelsNamespace:
     def add_guideline(
         self, name: str, source: str | Path, *, message: str = "", author: str | None = None
     ) -> Guideline:
-        """Store a markdown file as the next version of labeling guideline ``name``."""
+        """Store a markdown file as the next version of labeling guideline ``name``.
+
+        >>> import pathlib, tempfile
+        >>> source = pathlib.Path(tempfile.mkdtemp()) / "digits.md"
+        >>> _ = source.write_text("# Digits")
+        >>> ws.labels.add_guideline("digits", source).ref
+        'digits@v1'
+        """
         from dcai.labels.guidelines import add_guideline
 
         return add_guideline(self._stores, name, source, message=message, author=author)
 
     def guidelines(self, name: str | None = None) -> list[Guideline]:
-        """Guideline versions, newest first within each name."""
+        """Guideline versions, newest first within each name.
+
+        >>> ws.labels.guidelines()
+        []
+        """
         from dcai.labels.guidelines import list_guidelines
 
         return list_guidelines(self._stores, name)
 
     def guideline(self, ref: str) -> Guideline:
-        """A guideline version: ``name`` (latest) or ``name@vN``."""
+        """A guideline version: ``name`` (latest) or ``name@vN``.
+
+        >>> import pathlib, tempfile
+        >>> source = pathlib.Path(tempfile.mkdtemp()) / "digits.md"
+        >>> _ = source.write_text("# Digits")
+        >>> _ = ws.labels.add_guideline("digits", source)
+        >>> ws.labels.guideline("digits").text
+        '# Digits'
+        """
         from dcai.labels.guidelines import resolve_guideline
 
         return resolve_guideline(self._stores, ref)
@@ -118,6 +143,9 @@ class LabelsNamespace:
 
         ``include_dataset_labels`` (True, or the name to give it) lets the data set's own
         label column take part as one more labeler.
+
+        >>> ws.labels.agreement("digits", n_boot=20).to_dict()["n_items"]
+        60
         """
         from dcai.labels.agreement_workflow import run_agreement
 
@@ -140,7 +168,11 @@ class LabelsNamespace:
         random_state: int = 0,
         include_dataset_labels: bool | str = False,
     ) -> AgreementComparison:
-        """Agreement compared across the values of a column (e.g. guideline versions), per class."""
+        """Agreement compared across the values of a column (e.g. guideline versions), per class.
+
+        >>> type(ws.labels.agreement_by("digits", "label", n_boot=20)).__name__
+        'AgreementComparison'
+        """
         from dcai.labels.agreement_workflow import run_agreement
 
         comparison = run_agreement(
@@ -162,7 +194,11 @@ class LabelsNamespace:
         method: ConsensusMethod = "dawid_skene",
         include_dataset_labels: bool | str = False,
     ) -> ConsensusResult:
-        """Consensus labels from a version's annotations (stored as a label report)."""
+        """Consensus labels from a version's annotations (stored as a label report).
+
+        >>> len(ws.labels.consensus("digits").labels)
+        60
+        """
         from dcai.labels.consensus_workflow import run_consensus
 
         return run_consensus(
@@ -179,7 +215,11 @@ class LabelsNamespace:
         author: str | None = None,
         include_dataset_labels: bool | str = False,
     ) -> DatasetVersion:
-        """Commit a child version labelled by the annotators' consensus."""
+        """Commit a child version labelled by the annotators' consensus.
+
+        >>> ws.labels.commit_consensus("digits").operation
+        'consensus'
+        """
         from dcai.labels.consensus_workflow import commit_consensus
 
         return commit_consensus(
@@ -201,7 +241,11 @@ class LabelsNamespace:
         n_boot: int = 1000,
         include_dataset_labels: bool | str = False,
     ) -> HLPReport:
-        """Human-level performance (leave one labeler out), stored as error analysis's baseline."""
+        """Human-level performance (leave one labeler out), stored as error analysis's baseline.
+
+        >>> bool(0 <= ws.labels.hlp("digits", n_boot=20).to_frame()["accuracy"].iloc[0] <= 1)
+        True
+        """
         from dcai.labels.hlp_workflow import run_hlp
 
         return run_hlp(
@@ -214,7 +258,11 @@ class LabelsNamespace:
         )
 
     def conventions(self, ref: str, *, target: ConventionTarget | None = None) -> ConventionReport:
-        """Variants of free-text labels that should follow one convention."""
+        """Variants of free-text labels that should follow one convention.
+
+        >>> type(ws.labels.conventions("digits")).__name__
+        'ConventionReport'
+        """
         from dcai.labels.conventions_workflow import find_conventions
 
         return find_conventions(self._stores, ref, target=target)[1]
@@ -228,7 +276,15 @@ class LabelsNamespace:
         message: str = "",
         author: str | None = None,
     ) -> DatasetVersion:
-        """Commit a child version with an approved convention rule set applied."""
+        """Commit a child version with an approved convention rule set applied.
+
+        >>> from dcai.labels import ConventionRules
+        >>> said = pd.DataFrame({"clip": ["c1", "c2"], "label": ["Hello...", "hello…"]})
+        >>> _ = ws.data.add("speech", said, id="clip")
+        >>> rules = ConventionRules(ellipsis="…")
+        >>> ws.labels.apply_conventions("speech", rules, target="labels").operation
+        'apply_conventions'
+        """
         from dcai.labels.conventions_workflow import apply_conventions_version
 
         return apply_conventions_version(
@@ -252,7 +308,12 @@ class LabelsNamespace:
         force: bool = False,
     ) -> pd.DataFrame:
         """Choose ``n`` examples for independent re-labeling and write a task file (outside
-        the workspace; over an existing file only with ``force``)."""
+        the workspace; over an existing file only with ``force``).
+
+        >>> import tempfile
+        >>> len(ws.labels.sample("digits", 10, tempfile.mkdtemp() + "/tasks.csv"))
+        10
+        """
         from dcai.labels.sampling_workflow import sample_tasks
 
         return sample_tasks(
@@ -267,7 +328,12 @@ class LabelsNamespace:
         )[0]
 
     def reports(self, ref: str, *, kind: str | None = None) -> list[LabelReport]:
-        """Stored agreement, consensus and HLP reports of a version or dataset, newest first."""
+        """Stored agreement, consensus and HLP reports of a version or dataset, newest first.
+
+        >>> _ = ws.labels.agreement("digits", n_boot=20)
+        >>> [r.kind for r in ws.labels.reports("digits")]
+        ['agreement']
+        """
         from dcai.labels.reports import list_reports
 
         return list_reports(self._stores, ref, kind=kind)

@@ -80,7 +80,8 @@ def sample_tasks(
         n,
         strategy=strategy,
         label_column=version.roles.label,
-        scores=scores,
+        # Stratified sampling uses no scores; the audit's suggestions still go in the task file.
+        scores=None if strategy == "stratified" else scores,
         random_state=random_state,
         exclude=exclude,
     )

@@ -52,7 +52,11 @@ class QualityNamespace:
         progress: ProgressCallback | None = None,
     ) -> Audit:
         """Find label errors, outliers, near-duplicates, missing values and class imbalance in a
-        version, and store the result linked to it (see :mod:`dcai.quality.audit`)."""
+        version, and store the result linked to it (see :mod:`dcai.quality.audit`).
+
+        >>> ws.quality.audit("digits", cv=3).version_ref == ws.data.version("digits").ref
+        True
+        """
         from dcai.quality.audit import run_audit
 
         return run_audit(
@@ -70,13 +74,21 @@ class QualityNamespace:
         )
 
     def audits(self, ref: str | None = None) -> list[Audit]:
-        """Stored audits, newest first; of one dataset or version when ``ref`` is given."""
+        """Stored audits, newest first; of one dataset or version when ``ref`` is given.
+
+        >>> len(ws.quality.audits("digits"))
+        1
+        """
         from dcai.quality.audit import list_audits
 
         return list_audits(self._stores, ref)
 
     def review(self, audit: str) -> Review:
-        """The review queue of an audit: an audit id, or a dataset ref (its newest audit)."""
+        """The review queue of an audit: an audit id, or a dataset ref (its newest audit).
+
+        >>> ws.quality.review("digits").audit.version_ref == ws.data.version("digits").ref
+        True
+        """
         from dcai.quality.audit import find_audit
         from dcai.quality.review import Review
 
