@@ -27,17 +27,19 @@ def sha256_file(path: Path) -> str:
 
 
 def sha256_and_check_file(path: Path) -> tuple[str, str]:
-    """A file's hex sha256 and its store check value, in one pass over the bytes.
+    """A file's hex sha256 and hex XXH3-128 (the store's check value), in one pass.
 
-    The check value is XXH3-128 of the sha256 name followed by the bytes (see
-    :mod:`dcai.store._objects`): it cannot be computed before the name is known, so the bytes
-    are kept in the page cache, not in memory, between the two hashes.
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a"
+    >>> _ = path.write_bytes(b"")
+    >>> [h[:8] for h in sha256_and_check_file(path)]
+    ['e3b0c442', '99aa06d3']
     """
     import xxhash
 
-    digest = sha256_file(path)
-    check = xxhash.xxh3_128(digest.encode("ascii"))
+    digest, check = hashlib.sha256(), xxhash.xxh3_128()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
             check.update(chunk)
-    return digest, str(check.hexdigest())
+    return digest.hexdigest(), str(check.hexdigest())
