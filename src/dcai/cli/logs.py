@@ -3,7 +3,6 @@ dataset version."""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Any
 
@@ -36,12 +35,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _decoded(text: Any) -> Any:
-    return (
-        None if text is None or (isinstance(text, float) and math.isnan(text)) else json.loads(text)
-    )
-
-
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -53,6 +46,7 @@ def show(
     json_: JsonOption = False,
 ) -> None:
     """Logged predictions of a deployment, newest first, with their feedback joined."""
+    from dcai.deploy.logs import decoded
     ws = open_workspace(ctx)
     frame = ws.deployments.logs(deployment, since=since, limit=limit)
     rows = [
@@ -63,8 +57,8 @@ def show(
             "revision": _plain(r["revision"]),
             "route": r["route"],
             "model_version": r["model_version"],
-            "inputs": _decoded(r["inputs"]),
-            "label": _decoded(r["label"]),
+            "inputs": decoded(r["inputs"]),
+            "label": decoded(r["label"]),
             "confidence": _plain(r["confidence"]),
             "needs_review": _plain(r["needs_review"]),
             "latency_ms": _plain(r["latency_ms"]),
@@ -72,7 +66,7 @@ def show(
                 None
                 if _plain(r["feedback_time"]) is None
                 else {
-                    "label": _decoded(r["feedback_label"]),
+                    "label": decoded(r["feedback_label"]),
                     "outcome": _plain(r["feedback_outcome"]),
                     "time": r["feedback_time"],
                 }

@@ -20,12 +20,18 @@ __all__ = ["LoadedModel", "answers"]
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model version (``ref``, e.g. ``digits/3``) with its input features and classes."""
+    """A model version (``ref``, e.g. ``digits/3``) with its signature's inputs (name, dtype,
+    role of each training feature) and classes."""
 
     ref: str
     model: Any
-    features: list[str]
+    inputs: list[dict[str, Any]]
     classes: list[Any]
+
+    @property
+    def features(self) -> list[str]:
+        """The training features, in order: the columns the model reads."""
+        return [str(item["name"]) for item in self.inputs]
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities, one row per instance, one column per class of ``classes``."""
@@ -65,4 +71,4 @@ def load_pinned(stores: Stores, ref: str, *, trusted: tuple[str, ...] = ()) -> L
     from dcai.experiments.registry import load_registered_model
 
     version, model = load_registered_model(stores, ref, trusted=trusted)
-    return LoadedModel(version.ref, model, version.features, version.classes)
+    return LoadedModel(version.ref, model, version.signature.get("inputs", []), version.classes)

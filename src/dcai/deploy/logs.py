@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dcai.deploy.deployments import check_deployment_name
-from dcai.deploy.prediction_log import feedback_log_dir, prediction_log_dir
+from dcai.deploy.prediction_log import PREDICTION_FIELDS, feedback_log_dir, prediction_log_dir
 from dcai.errors import InvalidInputError, UnknownRefError
 
 if TYPE_CHECKING:
@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from dcai.store import Stores
 
 __all__ = [
+    "FEEDBACK_COLUMNS",
     "check_feedback",
     "decide",
+    "decoded",
     "feedback_row",
     "find_request",
     "log_to_dataset",
@@ -47,6 +49,9 @@ __all__ = [
     "record_feedback",
     "review_queue",
 ]
+
+#: Columns :func:`read_log` adds to the logged ones: the newest feedback per instance.
+FEEDBACK_COLUMNS = ("feedback_label", "feedback_outcome", "feedback_time")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -98,34 +103,23 @@ def read_log(
     since: str | None = None,
     limit: int | None = 100,
     routes: tuple[str, ...] | None = None,
+    request_id: str | None = None,
+    waiting_review: bool = False,
 ) -> pd.DataFrame:
     """Logged predictions of ``deployment``, newest first, with their feedback
-    (``feedback_label``, ``feedback_outcome``, ``feedback_time``) joined."""
+    (``feedback_label``, ``feedback_outcome``, ``feedback_time``) joined.
+
+    ``request_id`` keeps one request's rows; ``waiting_review`` only answers flagged
+    ``needs_review`` that have no feedback label yet (the review queue). Every filter is
+    applied by DuckDB while it reads.
+    """
     check_deployment_name(deployment)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInputError(f"--limit must be a positive whole number, got {limit!r}")
     start = parse_since(since)
     predictions = _files(prediction_log_dir(stores.path), deployment)
     if predictions is None:
-        return pd.DataFrame(
-            columns=[
-                "request_id",
-                "index",
-                "time",
-                "revision",
-                "route",
-                "model_version",
-                "inputs",
-                "label",
-                "confidence",
-                "probabilities",
-                "needs_review",
-                "latency_ms",
-                "feedback_label",
-                "feedback_outcome",
-                "feedback_time",
-            ]
-        )
+        return pd.DataFrame(columns=[*(name for name, _ in PREDICTION_FIELDS), *FEEDBACK_COLUMNS])
     feedback = _files(feedback_log_dir(stores.path), deployment)
     joined = (
         """LEFT JOIN (
@@ -153,10 +147,16 @@ def read_log(
     if routes:
         where.append(f"p.route IN ({', '.join('?' for _ in routes)})")
         params.extend(routes)
+    if request_id is not None:
+        where.append("p.request_id = ?")
+        params.append(request_id)
+    if waiting_review:
+        where.append("p.needs_review")
+        if feedback is not None:
+            where.append("f.feedback_label IS NULL")
+    columns = ", ".join(f'p."{name}"' for name, _ in PREDICTION_FIELDS)
     query = f"""
-        SELECT p.request_id, p."index", p.time, p.revision, p.route, p.model_version, p.inputs,
-               p.label, p.confidence, p.probabilities, p.needs_review, p.latency_ms,
-               {feedback_columns}
+        SELECT {columns}, {feedback_columns}
         FROM read_parquet(?, hive_partitioning = false) p
         {joined}
         {"WHERE " + " AND ".join(where) if where else ""}
@@ -184,7 +184,8 @@ def find_request(stores: Stores, deployment: str, request_id: str) -> int | None
     return count or None
 
 
-def _decoded(value: Any) -> Any:
+def decoded(value: Any) -> Any:
+    """A JSON cell of the log (label, feedback label) as a value; missing is None."""
     return (
         None
         if value is None or (isinstance(value, float) and pd.isna(value))
@@ -262,7 +263,7 @@ def log_to_dataset(
     rows = rows.sort_values(["time", "request_id", "index"], kind="stable")
     inputs = pd.DataFrame([json.loads(text) for text in rows["inputs"]], index=rows.index)
     predicted = [json.loads(v) for v in rows["label"]]
-    given = [_decoded(v) for v in rows["feedback_label"]]
+    given = [decoded(v) for v in rows["feedback_label"]]
     labels = [p if g is None else g for g, p in zip(given, predicted, strict=True)]
     if len({type(v) for v in labels}) > 1:  # e.g. feedback "7" for a class 7: one type
         labels = [str(v) for v in labels]
@@ -402,9 +403,10 @@ def review_queue(
 ) -> pd.DataFrame:
     """Answers waiting for a person, oldest first: logged with ``needs_review`` (modes
     ``partial``, ``assist``, ``shadow``) and no feedback label yet."""
-    rows = read_log(stores, deployment, since=since, limit=None, routes=("primary", "canary"))
-    waiting = rows[rows["needs_review"].fillna(False).astype(bool) & rows["feedback_label"].isna()]
-    waiting = waiting.sort_values(["time", "request_id", "index"], kind="stable")
+    rows = read_log(
+        stores, deployment, since=since, limit=None, routes=("primary", "canary"), waiting_review=True
+    )
+    waiting = rows.sort_values(["time", "request_id", "index"], kind="stable")
     return waiting if limit is None else waiting.head(limit)
 
 
@@ -427,8 +429,10 @@ def decide(
         raise InvalidInputError(
             "give either --label L (a correction) or --accept (the model was right)"
         )
-    rows = read_log(stores, deployment, limit=None, routes=("primary", "canary", "batch"))
-    match = rows[(rows["request_id"] == request_id) & (rows["index"] == index)]
+    rows = read_log(
+        stores, deployment, limit=None, routes=("primary", "canary", "batch"), request_id=request_id
+    )
+    match = rows[rows["index"] == index]
     if match.empty:
         raise UnknownRefError(
             f"no logged prediction {item} for deployment {deployment!r}",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dcai.deploy import ExactSplit
-from dcai.deploy._models import LoadedModel
+from dcai.deploy._models import LoadedModel, load_pinned
 from dcai.serve._inputs import RequestParser
 
 if TYPE_CHECKING:
@@ -76,24 +76,18 @@ class SnapshotSource:
     def _model(self, ref: str) -> LoadedModel:
         cached = self._models.get(ref)
         if cached is None:
-            from dcai.experiments.registry import load_registered_model
-
-            version, model = load_registered_model(self.stores, ref, trusted=self.trusted)
-            cached = LoadedModel(ref, model, version.features, version.classes)
+            cached = load_pinned(self.stores, ref, trusted=self.trusted)
             self._models[ref] = cached
         return cached
 
     def _live(self, deployment: Deployment, previous: Live | None) -> Live:
-        from dcai.experiments.registry import resolve_model
-
         primary = self._model(deployment.primary)
         canary = self._model(deployment.canary) if deployment.canary else None
         shadow = self._model(deployment.shadow) if deployment.shadow else None
-        inputs = resolve_model(self.stores, deployment.primary).signature.get("inputs", [])
         parser = (
             previous.parser
             if previous is not None and previous.primary.ref == primary.ref
-            else RequestParser(deployment.name, inputs, max_rows=self.max_rows)
+            else RequestParser(deployment.name, primary.inputs, max_rows=self.max_rows)
         )
         split = previous.split if previous is not None else ExactSplit()
         return Live(deployment, primary, canary, shadow, parser, split)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 import uuid
@@ -31,7 +30,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -60,14 +58,6 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _review(mode: str, review_below: float | None, confidence: float) -> bool:
@@ -154,7 +144,12 @@ def create_app(
             ) from None
 
     def _shadow(
-        target: Live, frame: pd.DataFrame, primary_labels: list[Any], request_id: str, at: str
+        target: Live,
+        frame: pd.DataFrame,
+        inputs: list[dict[str, Any]],
+        primary_labels: list[Any],
+        request_id: str,
+        at: str,
     ) -> None:
         shadow = target.shadow
         if shadow is None:
@@ -172,7 +167,6 @@ def create_app(
         disagree = sum(a["label"] != b for a, b in zip(answers, primary_labels, strict=True))
         metrics.shadow_predictions.labels(name).inc(len(answers))
         metrics.shadow_disagreements.labels(name).inc(disagree)
-        inputs = frame.to_dict(orient="records")
         for i, answer in enumerate(answers):
             log.append(
                 {
@@ -259,7 +253,7 @@ def create_app(
         metrics.duration.labels(name, route).observe(latency / 1000)
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
-            background.add_task(_shadow, target, frame, labels, request_id, at)
+            background.add_task(_shadow, target, frame, inputs, labels, request_id, at)
         return {
             "request_id": request_id,
             "deployment": name,
