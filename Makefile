@@ -59,6 +59,7 @@ bench: bench-env
 	$(BENCH_BIN)/python benchmarks/slices.py
 	$(BENCH_BIN)/python benchmarks/clean_vs_collect.py
 	$(BENCH_BIN)/python benchmarks/tracking.py
+	$(BENCH_BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache

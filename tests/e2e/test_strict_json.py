@@ -35,6 +35,8 @@ LABELS = ("cat", "dog", "bird")
 EXCLUDED: dict[str, str] = {
     "review-queue decide": "needs a request id answered by a live server; its --json output is "
     "parsed strictly in tests/e2e/test_serve.py",
+    "deploy ramp": "needs a live server's traffic to take a step; its --json output is parsed "
+    "strictly in tests/e2e/test_ramp_live.py",
 }
 
 # Runs ``main(argv)`` for each step; ``@step.key`` arguments take a value from an earlier

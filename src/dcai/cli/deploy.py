@@ -1,4 +1,5 @@
-"""``dcai deploy``: deployments — create, canary, shadow, promote, rollback, mode, show, list."""
+"""``dcai deploy``: deployments — create, canary, ramp, shadow, promote, rollback, mode, show,
+list."""
 
 from __future__ import annotations
 
@@ -107,6 +108,82 @@ def canary(
     _report(d, json_, "canary")
 
 
+@app.command("ramp")
+def ramp(
+    ctx: typer.Context,
+    name: NameArgument,
+    model: Annotated[str, typer.Option("--model", help="The candidate: NAME/3 or NAME@alias.")],
+    steps: Annotated[
+        str,
+        typer.Option("--steps", help="Canary percentages in order; a last 100 promotes."),
+    ] = "5,25,50,100",
+    every: Annotated[
+        str, typer.Option("--every", help="Least time per step: 30s, 10m, 1h.")
+    ] = "10m",
+    guard: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--guard",
+            help="METRIC<NUMBER that must hold on the canary's traffic (repeatable): "
+            "error_rate, latency_p50/p95/p99 (seconds), disagreement.",
+        ),
+    ] = None,
+    min_requests: Annotated[
+        int,
+        typer.Option("--min-requests", help="Canary requests a step needs before guards count."),
+    ] = 100,
+    trusted: TrustOption = None,
+    reason: ReasonOption = "",
+    author: AuthorOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Ramp a canary up step by step while guards hold; roll back on its own if one fails.
+
+    Reads the canary's live traffic from the prediction log that `dcai serve` writes. Exit 0
+    when promoted or completed, 1 when rolled back or stopped by another change.
+    """
+    from dcai.deploy.ramp import RampEvent
+
+    def show(event: RampEvent) -> None:
+        if json_:
+            return
+        colour = {"failed": "red", "promoted": "green", "passed": "green", "step": "bold"}.get(
+            event.kind, "dim"
+        )
+        console.print(
+            f"[{colour}]{event.kind:>10}[/] step {event.step} ({event.percent:g} %) "
+            f"rev {event.revision}: {escape(event.message)}"
+        )
+
+    try:
+        result = open_workspace(ctx).deployments.ramp(
+            name,
+            model=model,
+            steps=steps,
+            every=every,
+            guards=guard or (),
+            min_requests=min_requests,
+            reason=reason,
+            author=author,
+            trusted=trusted or (),
+            on_event=show,
+        )
+    except KeyboardInterrupt:  # raised outside a step (the ramp catches its own)
+        raise typer.Exit(130) from None
+    if json_:
+        print_json(result.to_dict())
+    else:
+        colour = "green" if result.outcome in ("promoted", "completed") else "red"
+        console.print(
+            f"[{colour}]{result.outcome.replace('_', ' ')}[/] {escape(name)} revision "
+            f"{result.revision}: {escape(result.reason)}"
+        )
+    if result.outcome == "interrupted":
+        raise typer.Exit(130)
+    if result.outcome not in ("promoted", "completed"):
+        raise typer.Exit(1)
+
+
 @app.command("shadow")
 def shadow(
     ctx: typer.Context,
@@ -150,12 +227,16 @@ def promote(
 def rollback(
     ctx: typer.Context,
     name: NameArgument,
+    to: Annotated[
+        int | None,
+        typer.Option("--to", help="Return to this earlier revision's routing instead."),
+    ] = None,
     reason: ReasonOption = "",
     author: AuthorOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Return to the routing before the live one (recorded as a new revision)."""
-    d = open_workspace(ctx).deployments.rollback(name, reason=reason, author=author)
+    """Return to the routing before the live one, or to revision --to (a new revision)."""
+    d = open_workspace(ctx).deployments.rollback(name, to=to, reason=reason, author=author)
     _report(d, json_, "rolled back")
 
 

@@ -579,16 +579,30 @@ def promote(
 
 
 def rollback(
-    stores: Stores, name: str, *, reason: str = "", author: str | None = None
+    stores: Stores,
+    name: str,
+    *,
+    to: int | None = None,
+    reason: str = "",
+    author: str | None = None,
 ) -> Deployment:
-    """Return to the routing before the live one (a new revision; the history keeps both).
+    """Return to the routing before the live one (a new revision; the history keeps both), or
+    with ``to`` to the routing of that earlier revision.
 
     Repeated rollbacks keep walking back: each returns to the revision the restored one
     changed.
     """
+    if to is not None and (isinstance(to, bool) or not isinstance(to, int) or to < 1):
+        raise InvalidInputError(f"--to must be a revision number, got {to!r}")
 
     def update(conn: Connection, current: _Routing, live_row: Any) -> tuple[_Routing, int | None]:
-        parent = live_row.parent_revision
+        parent = live_row.parent_revision if to is None else to
+        if to is not None and to >= int(live_row.revision):
+            raise InvalidInputError(
+                f"revision {to} of {name!r} is not earlier than the live revision "
+                f"{int(live_row.revision)}",
+                hint=f"See the history: dcai deploy show {name}",
+            )
         if parent is None:
             raise InvalidInputError(
                 f"deployment {name!r} is at its first routing (revision "

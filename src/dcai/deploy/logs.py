@@ -44,6 +44,7 @@ __all__ = [
     "feedback_row",
     "find_request",
     "log_to_dataset",
+    "parse_duration",
     "parse_since",
     "read_log",
     "record_feedback",
@@ -55,6 +56,21 @@ FEEDBACK_COLUMNS = ("feedback_label", "feedback_outcome", "feedback_time")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, *, option: str = "--every") -> float:
+    """``"10m"`` → 600.0 seconds (units s, m, h, d, w).
+
+    >>> parse_duration("1.5h")
+    5400.0
+    """
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None or float(match[1]) <= 0:
+        raise InvalidInputError(
+            f"{option} {text!r} is not a duration",
+            hint=f"Write e.g. {option} 30s, 10m or 1h.",
+        )
+    return float(match[1]) * _UNITS[match[2]]
 
 
 def parse_since(text: str | None, *, now: datetime | None = None) -> str | None:

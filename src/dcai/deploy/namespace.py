@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from dcai._progress import ProgressCallback
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     import pandas as pd
 
     from dcai.data.versions import DatasetVersion
     from dcai.deploy.batch import BatchResult
     from dcai.deploy.deployments import Deployment
+    from dcai.deploy.ramp import RampEvent, RampResult
     from dcai.store import Stores
 
 __all__ = ["DeploymentsNamespace"]
@@ -98,6 +99,53 @@ class DeploymentsNamespace:
             trusted=trusted,
         )
 
+    def ramp(
+        self,
+        name: str,
+        *,
+        model: str,
+        steps: str | Sequence[float] = "5,25,50,100",
+        every: str | float = "10m",
+        guards: Iterable[str] = (),
+        min_requests: int = 100,
+        reason: str = "",
+        author: str | None = None,
+        trusted: Iterable[str] = (),
+        on_event: Callable[[RampEvent], None] | None = None,
+    ) -> RampResult:
+        """Move ``model`` through canary ``steps`` (percent) of ``name``, each lasting ``every``
+        (``"10m"`` or seconds), while every guard (``"error_rate<0.01"``, ``"latency_p95<0.1"``,
+        ``"disagreement<0.2"``) holds on the canary's logged traffic; roll back on its own when
+        one fails; promote after the last step (100). Blocks until it ends
+        (:mod:`dcai.deploy.ramp`).
+
+        Without traffic a step waits, so this example needs none of it: a bad step list is
+        refused before anything changes.
+
+        >>> from dcai.errors import InvalidInputError
+        >>> try:
+        ...     ws.deployments.ramp("web", model="digits/2", steps="50,10", every="1s")
+        ... except InvalidInputError as exc:
+        ...     print(exc.message)
+        --steps '50,10' is not a list of increasing percentages in (0, 100]
+        """
+        from dcai.deploy.logs import parse_duration
+        from dcai.deploy.ramp import parse_guard, parse_steps, run_ramp
+
+        return run_ramp(
+            self._stores,
+            name,
+            model=model,
+            steps=parse_steps(steps),
+            every=parse_duration(every) if isinstance(every, str) else float(every),
+            guards=[parse_guard(g) for g in guards],
+            min_requests=min_requests,
+            reason=reason,
+            author=author,
+            trusted=trusted,
+            on_event=on_event,
+        )
+
     def shadow(
         self,
         name: str,
@@ -130,8 +178,11 @@ class DeploymentsNamespace:
 
         return promote(self._stores, name, reason=reason, author=author)
 
-    def rollback(self, name: str, *, reason: str = "", author: str | None = None) -> Deployment:
-        """Return to the routing before the live one, as a new revision.
+    def rollback(
+        self, name: str, *, to: int | None = None, reason: str = "", author: str | None = None
+    ) -> Deployment:
+        """Return to the routing before the live one (or, with ``to``, to that revision's
+        routing), as a new revision.
 
         >>> _ = ws.deployments.set_mode("web", mode="assist")
         >>> ws.deployments.rollback("web").mode
@@ -139,7 +190,7 @@ class DeploymentsNamespace:
         """
         from dcai.deploy.deployments import rollback
 
-        return rollback(self._stores, name, reason=reason, author=author)
+        return rollback(self._stores, name, to=to, reason=reason, author=author)
 
     def set_mode(
         self,

@@ -1,7 +1,8 @@
 """The prediction log and the feedback log: rows of append-only Parquet, written in batches.
 
 The prediction log holds every answered instance; the feedback log every label or outcome
-that came back for one (delayed ground truth, a person's review decision, a click).
+that came back for one (delayed ground truth, a person's review decision, a click); the error
+log every request a model failed to answer.
 
 Rows are queued by the request handlers and written by one background thread in batches
 (every ``flush_interval`` seconds, or sooner past ``batch_rows``), so logging never blocks a
@@ -32,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ERROR_FIELDS",
     "FEEDBACK_FIELDS",
     "PREDICTION_FIELDS",
     "PartitionedLog",
+    "error_log_dir",
     "feedback_log_dir",
     "inputs_json",
     "prediction_log_dir",
@@ -69,6 +72,19 @@ FEEDBACK_FIELDS: tuple[tuple[str, str], ...] = (
     ("source", "string"),
 )
 
+#: Error log columns: one row per request a model failed to answer (the caller got a 500).
+#: Guard-rails read it (``error_rate`` of a ramp, docs/deploy.md).
+ERROR_FIELDS: tuple[tuple[str, str], ...] = (
+    ("request_id", "string"),
+    ("time", "string"),
+    ("revision", "int32"),
+    ("route", "string"),
+    ("model_version", "string"),
+    ("instances", "int32"),
+    ("error", "string"),
+    ("latency_ms", "float64"),
+)
+
 
 def inputs_json(row: dict[str, Any]) -> str:
     """One instance's inputs as strict JSON: missing values (NaN, None) are ``null``.
@@ -90,6 +106,11 @@ def prediction_log_dir(root: Path) -> Path:
 def feedback_log_dir(root: Path) -> Path:
     """Where a workspace's feedback log lives."""
     return Path(root) / "logs" / "feedback"
+
+
+def error_log_dir(root: Path) -> Path:
+    """Where a workspace's log of failed requests lives."""
+    return Path(root) / "logs" / "errors"
 
 
 class PartitionedLog:
@@ -174,9 +195,15 @@ class PartitionedLog:
                 pq.write_table(table, tmp, compression="zstd")
                 os.replace(tmp, folder / name)
                 self.written_rows += len(rows)
-            except OSError as exc:
+            except Exception as exc:  # a full or read-only disk, or a row Arrow cannot take
+                # Anything raised here would end the writer thread and lose every later row
+                # without counting it: drop this batch, count it, and keep writing.
                 logger.error(
-                    "prediction log: dropped %d rows: cannot write %s: %s", len(rows), folder, exc
+                    "%s log: dropped %d rows: cannot write %s: %s",
+                    self.root.name,
+                    len(rows),
+                    folder,
+                    exc,
                 )
                 self._drop(len(rows))
                 with contextlib.suppress(OSError):

@@ -127,16 +127,20 @@ def prune_by_noise_rate(
     counts = _round_preserving_rows(joint)
     n, k = probs.shape
     flagged = np.zeros(n, dtype=bool)
+    by_class = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[by_class], np.arange(k + 1))
     for i in range(k):
-        members = np.flatnonzero(codes == i)
+        members = by_class[starts[i] : starts[i + 1]]
         if len(members) <= min_per_class:
             continue
         budget = len(members) - min_per_class
-        for j in range(k):
-            m = int(min(counts[i, j], budget)) if i != j else 0
-            if m <= 0:
-                continue
-            margin = probs[members, j] - probs[members, i]
+        wanted = [j for j in range(k) if j != i and min(counts[i, j], budget) > 0]
+        if not wanted:
+            continue
+        rows = probs[members]  # one gather per class, then column arithmetic
+        for j in wanted:
+            m = int(min(counts[i, j], budget))
+            margin = rows[:, j] - rows[:, i]
             top = (
                 np.argpartition(-margin, m - 1)[:m] if m < len(members) else np.arange(len(members))
             )

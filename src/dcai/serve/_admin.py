@@ -31,7 +31,28 @@ from pydantic import BaseModel, ConfigDict, Field
 from dcai.errors import DcaiError, UnknownRefError
 from dcai.store import Stores
 
-__all__ = ["admin_router", "require_client"]
+__all__ = ["ERROR_RESPONSES", "admin_router", "require_client"]
+
+_DETAIL: dict[str, Any] = {
+    "type": "object",
+    "properties": {"detail": {}},
+    "required": ["detail"],
+}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _DETAIL}}}
+
+
+#: The error answers of the server's routes, for their OpenAPI documentation.
+ERROR_RESPONSES: dict[int, dict[str, Any]] = {
+    400: _error_response("the body is not JSON (FastAPI could not parse it)"),
+    401: _error_response("a valid bearer token is needed"),
+    403: _error_response("changing deployments over HTTP is off (no admin token set)"),
+    404: _error_response("no such deployment, or model"),
+    413: _error_response("the request body is too large"),
+    422: _error_response("the body or the change does not fit"),
+}
 
 
 def _bearer(request: Request) -> str | None:
@@ -100,7 +121,10 @@ def admin_router(stores: Stores, refresh: Callable[[], Any]) -> APIRouter:
     """The admin routes over ``stores``; ``refresh`` makes this server serve a change at once."""
     from dcai.deploy import deployments as d
 
-    router = APIRouter(tags=["admin"])
+    router = APIRouter(
+        tags=["admin"],
+        responses={c: ERROR_RESPONSES[c] for c in (400, 401, 403, 404, 413, 422)},
+    )
 
     def apply(request: Request, change: Callable[[], d.Deployment]) -> dict[str, Any]:
         _require_admin(stores, request)

@@ -12,16 +12,64 @@ features (names and types recorded at registration): a missing, extra or wrongly
 feature is refused with the position and name of the field, as FastAPI reports its own
 validation errors. ``null`` is allowed for any feature (it becomes a missing value, which the
 training pipelines impute).
+
+The same parser also *describes* what it validates: :meth:`RequestParser.body_schema` is the
+JSON Schema of a request body (the instance model's own schema, inside the three shapes), and
+:func:`response_schema` the schema of an answer. The server's OpenAPI document (``/docs``) is
+built from them, so the fields shown and the fields checked cannot drift apart. Feature values
+are typed as JSON Schema types them: an integer feature takes JSON integers (``3.0`` too, which
+JSON Schema counts as an integer) but not ``"3"`` or ``true``; numbers must be finite.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import sys
+from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
-__all__ = ["InputError", "RequestParser", "instance_model"]
+__all__ = [
+    "BODY_SHAPES",
+    "InputError",
+    "PredictResponse",
+    "RequestParser",
+    "instance_model",
+    "response_schema",
+]
+
+#: The accepted body shapes (exactly one per request), besides ``key`` and MLflow's ``params``.
+BODY_SHAPES = ("instances", "dataframe_split", "dataframe_records")
+
+# The largest integer a feature may take: beyond it a float64 (what the models compute in) no
+# longer holds it, and a model would fail on it instead of the request being refused.
+_MAX_INT = 2**53
+_FLOAT_MAX = sys.float_info.max
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts ``3.0`` as an integer: accept it as ``3`` (pandas writes int columns
+    with missing values as floats)."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+_Int = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=-_MAX_INT, le=_MAX_INT)]
+_Float = Annotated[float, Strict(), AllowInfNan(False), Field(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
+_Bool = Annotated[bool, Strict()]
+_Str = Annotated[str, Strict()]
 
 
 class InputError(Exception):
@@ -35,16 +83,16 @@ class InputError(Exception):
 def _python_type(dtype: str, role: str) -> Any:
     text = str(dtype).lower()
     if role == "text" or text in ("object", "str", "string") or text.startswith("string"):
-        return str | None
+        return _Str | None
     if text.startswith("bool"):
-        return bool | None
+        return _Bool | None
     if text.startswith(("int", "uint")):
-        return int | None
+        return _Int | None
     if text.startswith("float"):
-        return float | None
+        return _Float | None
     if text.startswith(("datetime", "date")):
-        return str | None
-    return str | float | int | bool | None
+        return _Str | None
+    return _Str | _Float | _Bool | None
 
 
 def instance_model(name: str, inputs: list[dict[str, Any]]) -> type[BaseModel]:
@@ -61,6 +109,49 @@ def instance_model(name: str, inputs: list[dict[str, Any]]) -> type[BaseModel]:
     return model
 
 
+class Prediction(BaseModel):
+    """One answered instance (``label`` and the rest are ``null`` in mode ``shadow``)."""
+
+    label: str | int | float | bool | None
+    confidence: float | None
+    probabilities: dict[str, float] | None
+    needs_review: bool
+
+
+class PredictResponse(BaseModel):
+    """The answer to a predict request."""
+
+    request_id: str
+    deployment: str
+    revision: int
+    model_version: str
+    route: str
+    predictions: list[Prediction]
+
+
+def response_schema() -> dict[str, Any]:
+    """The JSON Schema of a predict answer (self-contained: its definitions inlined)."""
+    return _inline(PredictResponse.model_json_schema())
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` references replaced by the definitions themselves."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
 def _error(loc: list[Any], msg: str, kind: str = "value_error") -> InputError:
     return InputError([{"loc": ["body", *loc], "msg": msg, "type": kind}])
 
@@ -74,13 +165,78 @@ class RequestParser:
         self._rows = TypeAdapter(list[self.model])  # type: ignore[name-defined]
         self.max_rows = max_rows
 
+    def instance_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one instance: the validating pydantic model's own schema."""
+        return _inline(self.model.model_json_schema())
+
+    def body_schema(self) -> dict[str, Any]:
+        """The JSON Schema of a request body, as :meth:`parse` accepts it."""
+        instance = self.instance_schema()
+        rows = {"type": "array", "items": instance, "minItems": 1, "maxItems": self.max_rows}
+        value = {"anyOf": [p for p in instance["properties"].values()]} if self.features else {}
+        common = {
+            "key": {
+                "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}],
+                "description": "routing key: the same key always gets the same model",
+            },
+            "params": {"type": "object", "description": "MLflow's params (ignored)"},
+        }
+
+        def shape(name: str, schema: dict[str, Any], title: str) -> dict[str, Any]:
+            return {
+                "title": title,
+                "type": "object",
+                "properties": {name: schema, **common},
+                "required": [name],
+                "additionalProperties": False,
+            }
+
+        split = {
+            "type": "object",
+            "properties": {
+                "columns": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": self.features},
+                    "minItems": len(self.features),
+                    "maxItems": len(self.features),
+                    "uniqueItems": True,
+                    "description": f"the features, in any order: {', '.join(self.features)}",
+                },
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "items": value,
+                        "minItems": len(self.features),
+                        "maxItems": len(self.features),
+                    },
+                    "minItems": 1,
+                    "maxItems": self.max_rows,
+                    "description": "rows of values, one per column",
+                },
+                "index": {"type": "array", "description": "ignored"},
+            },
+            "required": ["columns", "data"],
+            "additionalProperties": False,
+        }
+        return {
+            "oneOf": [
+                shape("instances", rows, "dcai instances"),
+                shape("dataframe_split", split, "MLflow dataframe_split"),
+                shape("dataframe_records", rows, "MLflow dataframe_records"),
+            ]
+        }
+
     def _records(self, body: Any) -> tuple[list[Any], str, str | None]:
         if not isinstance(body, dict):
             raise _error([], "the body must be a JSON object", "dict_type")
         key = body.get("key")
-        if key is not None and not isinstance(key, str | int):
+        if key is not None and (not isinstance(key, str | int) or isinstance(key, bool)):
             raise _error(["key"], "the routing key must be a string", "string_type")
-        shapes = [k for k in ("instances", "dataframe_split", "dataframe_records") if k in body]
+        params = body.get("params")
+        if params is not None and not isinstance(params, dict):
+            raise _error(["params"], "params must be an object", "dict_type")
+        shapes = [k for k in BODY_SHAPES if k in body]
         if len(shapes) != 1:
             raise _error(
                 [],
@@ -95,6 +251,18 @@ class RequestParser:
             split = body["dataframe_split"]
             if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
                 raise _error([shape, "columns"], "dataframe_split needs columns and data")
+            unknown = sorted(set(split) - {"columns", "data", "index"})
+            if unknown:
+                raise _error(
+                    [shape, unknown[0]], f"unexpected field {unknown[0]!r}", "extra_forbidden"
+                )
+            for i, column in enumerate(split["columns"]):
+                if not isinstance(column, str):
+                    raise _error(
+                        [shape, "columns", i], "a column name must be a string", "string_type"
+                    )
+            if len(set(split["columns"])) != len(split["columns"]):
+                raise _error([shape, "columns"], "the column names must be distinct")
             data = split.get("data")
             if not isinstance(data, list):
                 raise _error([shape, "data"], "dataframe_split needs a list of rows in data")

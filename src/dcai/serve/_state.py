@@ -6,13 +6,16 @@ A background thread polls one integer — the newest deployment revision id — 
 snapshot reference is replaced in one assignment. A request reads the reference once at its
 start, so an in-flight request finishes on the routing it started with, and no request ever
 waits for a model to load. A deployment whose new routing fails to load keeps serving its old
-snapshot, and the error is logged and shown on ``/readyz``.
+snapshot, and the error is logged and shown on ``/readyz``; the load is tried again after
+``RETRY_SECONDS`` (doubling up to ``MAX_RETRY_SECONDS``), so a model whose object store was
+briefly away is served without another change.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["Live", "LoadedModel", "Snapshot", "SnapshotSource"]
 
 logger = logging.getLogger(__name__)
+
+#: First wait before a failed load is tried again; doubles up to :data:`MAX_RETRY_SECONDS`.
+RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 60.0
 
 
 @dataclass
@@ -68,6 +75,8 @@ class SnapshotSource:
         self._models: dict[str, LoadedModel] = {}
         self.snapshot = Snapshot(0, {}, {})
         self._seen: int | None = None
+        self._retry_at = 0.0
+        self._retry_wait = RETRY_SECONDS
         self._stop = threading.Event()
         self._refreshing = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -105,7 +114,8 @@ class SnapshotSource:
         from dcai.deploy.deployments import list_deployments, live_revision_id
 
         revision_id = live_revision_id(self.stores)
-        if revision_id == self._seen:
+        retry = bool(self.snapshot.errors) and time.monotonic() >= self._retry_at
+        if revision_id == self._seen and not retry:
             return False
         current = self.snapshot
         deployments: dict[str, Live] = {}
@@ -123,9 +133,14 @@ class SnapshotSource:
                 errors[deployment.name] = message
                 if previous is not None:
                     deployments[deployment.name] = previous
+        if errors:
+            self._retry_wait = self._retry_wait * 2 if retry else RETRY_SECONDS
+            self._retry_wait = min(self._retry_wait, MAX_RETRY_SECONDS)
+            self._retry_at = time.monotonic() + self._retry_wait
+        changed = revision_id != self._seen or errors != current.errors
         self.snapshot = Snapshot(revision_id, deployments, errors)
         self._seen = revision_id
-        return True
+        return changed
 
     def _poll(self) -> None:
         while not self._stop.wait(self.poll_interval):

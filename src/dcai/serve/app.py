@@ -29,21 +29,24 @@ from collections import OrderedDict
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dcai.deploy import canary_by_key
 from dcai.deploy._models import answers as model_answers
 from dcai.deploy.prediction_log import (
+    ERROR_FIELDS,
     FEEDBACK_FIELDS,
     PartitionedLog,
+    error_log_dir,
     feedback_log_dir,
     inputs_json,
     prediction_log_dir,
 )
-from dcai.serve._admin import admin_router, require_client
-from dcai.serve._inputs import InputError
+from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
+from dcai.serve._inputs import InputError, response_schema
 from dcai.serve._metrics import Metrics
 from dcai.serve._state import Live, SnapshotSource
 from dcai.store import Stores
@@ -58,6 +61,79 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+_VALIDATION_ERROR = {
+    "title": "ValidationError",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+
+
+def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (use null for a missing value)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def _predict_operation(
+    target: Live, operation_id: str, summary: str, secured: bool
+) -> dict[str, Any]:
+    """The OpenAPI operation of a predict route for ``target``: its body schema is the one its
+    request parser validates with (one definition: ``RequestParser.body_schema``)."""
+    name = target.deployment.name
+    responses: dict[str, Any] = {
+        "200": _json_response("the answer", response_schema()),
+        "404": ERROR_RESPONSES[404],
+        "413": ERROR_RESPONSES[413],
+        "422": _json_response("the body does not fit: the field is named", _VALIDATION_ERROR),
+    }
+    operation: dict[str, Any] = {
+        "tags": ["predict"],
+        "summary": summary,
+        "description": (
+            f"Deployment `{name}`, revision {target.deployment.revision}, primary model "
+            f"`{target.primary.ref}`. Features: "
+            + (", ".join(f"`{f}`" for f in target.parser.features) or "none")
+            + "."
+        ),
+        "operationId": operation_id,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": target.parser.body_schema()}},
+        },
+        "responses": responses,
+    }
+    if secured:
+        responses["401"] = ERROR_RESPONSES[401]
+        operation["security"] = [{"bearer": []}]
+    return operation
 
 
 def _review(mode: str, review_below: float | None, confidence: float) -> bool:
@@ -84,6 +160,9 @@ def create_app(
     feedback_log = PartitionedLog(
         feedback_log_dir(stores.path), FEEDBACK_FIELDS, on_drop=metrics.dropped_rows.inc
     )
+    error_log = PartitionedLog(
+        error_log_dir(stores.path), ERROR_FIELDS, on_drop=metrics.dropped_rows.inc
+    )
     # Request ids answered by this process (newest 1,000,000): feedback for them is accepted
     # before the log is flushed; older ones are looked up in the log.
     recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
@@ -99,6 +178,7 @@ def create_app(
             source.stop()
             log.close()
             feedback_log.close()
+            error_log.close()
 
     app = FastAPI(
         title="dcai prediction server",
@@ -114,6 +194,10 @@ def create_app(
     def get_stores(request: Request) -> Stores:
         stores_: Stores = request.app.state.stores
         return stores_
+
+    def default_name() -> str | None:
+        deployments = source.snapshot.deployments
+        return default_deployment or (next(iter(deployments)) if len(deployments) == 1 else None)
 
     def live(name: str) -> Live:
         found = source.snapshot.deployments.get(name)
@@ -137,8 +221,8 @@ def create_app(
         if len(raw) > max_body_bytes:
             raise HTTPException(413, f"request body over {max_body_bytes:,} bytes")
         try:
-            return json.loads(raw)
-        except ValueError as exc:
+            return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+        except (ValueError, RecursionError) as exc:
             raise HTTPException(
                 422, [{"loc": ["body"], "msg": f"malformed JSON: {exc}", "type": "json_invalid"}]
             ) from None
@@ -204,20 +288,35 @@ def create_app(
             model, route = canary, "canary"
         else:
             model, route = target.primary, "primary"
+        request_id = uuid.uuid4().hex
         metrics.in_flight.inc()
         try:
             probs = model.predict(frame)
         except Exception as exc:
             metrics.requests.labels(name, route, model.ref, "error").inc()
             logger.exception("model %s of %s failed", model.ref, name)
+            error_log.append(
+                {
+                    "request_id": request_id,
+                    "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "deployment": name,
+                    "revision": routing.revision,
+                    "route": route,
+                    "model_version": model.ref,
+                    "instances": len(frame),
+                    "error": f"{type(exc).__name__}: {exc}"[:500],
+                    "latency_ms": (time.perf_counter() - start) * 1000,
+                }
+            )
             raise HTTPException(
-                500, f"the model {model.ref} failed: {type(exc).__name__}"
+                500,
+                f"the model {model.ref} failed: {type(exc).__name__} (request {request_id}, "
+                "in the error log)",
             ) from None
         finally:
             metrics.in_flight.dec()
         answers = model_answers(model, probs)
         latency = (time.perf_counter() - start) * 1000
-        request_id = uuid.uuid4().hex
         with recent_lock:
             recent[request_id] = (name, len(answers))
             if len(recent) > 1_000_000:
@@ -263,7 +362,9 @@ def create_app(
             "predictions": predictions,
         }
 
-    @app.post("/v1/deployments/{name}/predict")
+    # Each served deployment has its own path in /openapi.json (and /docs) with the request body
+    # its parser validates; this generic route answers them all and is not shown itself.
+    @app.post("/v1/deployments/{name}/predict", include_in_schema=False)
     async def predict(name: str, request: Request, background: BackgroundTasks) -> Any:
         """Answer ``{"instances": [...], "key": ...}`` (or MLflow's ``dataframe_split`` /
         ``dataframe_records``) with the deployment's live routing."""
@@ -272,7 +373,10 @@ def create_app(
         body = await _body(request)
         return _predict(target, body, background)
 
-    @app.post("/v1/deployments/{name}/feedback")
+    @app.post(
+        "/v1/deployments/{name}/feedback",
+        responses={c: ERROR_RESPONSES[c] for c in (401, 404, 413)},
+    )
     async def feedback(name: str, request: Request, stores_: Stores = Depends(get_stores)) -> Any:
         """Ground truth or an outcome for one answered instance: ``{"request_id", "index",
         "label"}`` or ``{"request_id", "index", "outcome": "clicked"}``."""
@@ -309,12 +413,11 @@ def create_app(
         metrics.feedback.labels(name, "label" if label is not None else "outcome").inc()
         return {"recorded": True, "request_id": request_id, "index": index}
 
-    @app.post("/invocations")
+    @app.post("/invocations", include_in_schema=False)
     async def invocations(request: Request, background: BackgroundTasks) -> Any:
         """MLflow's scoring route, answered by the default deployment."""
         require_client(stores, request)
-        deployments = source.snapshot.deployments
-        name = default_deployment or (next(iter(deployments)) if len(deployments) == 1 else None)
+        name = default_name()
         if name is None:
             raise HTTPException(
                 404,
@@ -336,7 +439,7 @@ def create_app(
             "errors": snapshot.errors,
         }
 
-    @app.get("/v1/deployments/{name}")
+    @app.get("/v1/deployments/{name}", responses={404: ERROR_RESPONSES[404]})
     def deployment(name: str, stores_: Stores = Depends(get_stores)) -> dict[str, Any]:
         """The routing being served for ``name``, its request features, and the newest stored
         revision (the two differ for at most the poll interval after a change)."""
@@ -355,7 +458,7 @@ def create_app(
         """The process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "a live revision failed to load"}})
     def readyz() -> JSONResponse:
         """Ready when every deployment's live revision is loaded."""
         snapshot = source.snapshot
@@ -389,10 +492,48 @@ def create_app(
                 continue
             metrics.review_queue.labels(name).set(len(waiting))
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:
         """Prometheus metrics."""
         _count_review_queues()
         return Response(metrics.render(), media_type=metrics.content_type)
 
+    documented: list[Any] = [None, None]  # the snapshot and default the schema was built for
+
+    def openapi() -> dict[str, Any]:
+        """The OpenAPI document, rebuilt when the live snapshot is replaced: every served
+        deployment's predict path with the request body its parser validates."""
+        snapshot = source.snapshot
+        if app.openapi_schema is not None and documented[0] is snapshot:
+            return app.openapi_schema
+        app.openapi_schema = None
+        schema = FastAPI.openapi(app)
+        secured = stores.settings.serve_token is not None
+        paths = schema.setdefault("paths", {})
+        for name, target in sorted(snapshot.deployments.items()):
+            slug = "".join(c if c.isalnum() else "_" for c in name)
+            paths[f"/v1/deployments/{quote(name, safe='')}/predict"] = {
+                "post": _predict_operation(
+                    target, f"predict_{slug}", f"Predict with {name}", secured
+                )
+            }
+        default = default_name()
+        if default is not None and default in snapshot.deployments:
+            paths["/invocations"] = {
+                "post": _predict_operation(
+                    snapshot.deployments[default],
+                    "invocations",
+                    f"MLflow's scoring route (deployment {default})",
+                    secured,
+                )
+            }
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+        }
+        app.openapi_schema = schema
+        documented[0] = snapshot
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
