@@ -52,6 +52,11 @@ backend = "joblib"
 # admin_token = "..."
 # Put predict and feedback behind a bearer token too (or DCAI_SERVE_TOKEN).
 # token = "..."
+# Columns marked --sensitive in the training data: "hash" (keyed HMAC-SHA256, the default) or
+# "drop" them from the prediction log.
+# sensitive = "hash"
+# The HMAC key (or DCAI_LOG_HASH_KEY); by default a random key kept in secrets/log-hash-key.
+# log_hash_key = "..."
 """
 
 
@@ -78,6 +83,12 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)
     #: Bearer token for predict and feedback (``[serve] token`` or ``DCAI_SERVE_TOKEN``).
     serve_token: str | None = field(default=None, repr=False)
+    #: What the prediction log keeps of sensitive columns: ``"hash"`` or ``"drop"``
+    #: (``[serve] sensitive``).
+    log_sensitive: str = "hash"
+    #: Key of the log's HMAC (``[serve] log_hash_key`` or ``DCAI_LOG_HASH_KEY``); None: a random
+    #: key kept in the workspace.
+    log_hash_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, root: Path, **overrides: Any) -> Settings:
@@ -118,6 +129,8 @@ class Settings:
             storage_options=_storage_options(store.get("storage_options", {}), config_path),
             admin_token=os.environ.get("DCAI_ADMIN_TOKEN", serve.get("admin_token")) or None,
             serve_token=os.environ.get("DCAI_SERVE_TOKEN", serve.get("token")) or None,
+            log_sensitive=_log_sensitive(serve.get("sensitive", "hash"), config_path),
+            log_hash_key=os.environ.get("DCAI_LOG_HASH_KEY", serve.get("log_hash_key")) or None,
         )
         explicit = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **explicit) if explicit else settings
@@ -127,8 +140,19 @@ class Settings:
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("metadata_url", "objects_url", "storage_options"),
     "compute": ("backend", "scheduler_address"),
-    "serve": ("admin_token", "token"),
+    "serve": ("admin_token", "token", "sensitive", "log_hash_key"),
 }
+
+
+def _log_sensitive(value: Any, path: Path) -> str:
+    """``[serve] sensitive``: ``"hash"`` or ``"drop"``."""
+    if value not in ("hash", "drop"):
+        raise WorkspaceError(
+            f"[serve] sensitive = {value!r} is not understood",
+            path=str(path),
+            hint='Write sensitive = "hash" (keyed hashes in the log) or "drop" (left out).',
+        )
+    return str(value)
 
 
 def _check_keys(data: dict[str, Any], path: Path) -> None:

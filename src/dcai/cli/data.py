@@ -59,6 +59,14 @@ def add(
         list[str] | None,
         typer.Option("--meta", help="A metadata column, not a model input (repeatable)."),
     ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sensitive",
+            help="A column of personal or confidential values (repeatable): a prediction "
+            "server hashes it or leaves it out of its log.",
+        ),
+    ] = None,
     sep: Annotated[
         str | None,
         typer.Option(
@@ -87,6 +95,7 @@ def add(
             id=id,
             text=text or (),
             meta=meta or (),
+            sensitive=sensitive or (),
             message=message,
             author=author,
             progress=progress,
@@ -141,6 +150,7 @@ def _print_roles(version: Any, *, declared_meta: list[str] | tuple[str, ...]) ->
         rows.append(("split", escape(roles.split), "a column named split"))
     if roles.tags:
         rows.append(("tags", listing(roles.tags), "dcai data tag"))
+    rows.append(("sensitive", listing(roles.sensitive), "--sensitive COL"))
     console.print("roles:")
     for role, value, flag in rows:
         console.print(f"  {role + ':':<10}{value}  [dim]{flag}[/]")

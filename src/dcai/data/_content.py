@@ -164,7 +164,8 @@ def content_hash(
     *,
     annotations_digest: str | None = None,
 ) -> str:
-    """sha256 over column names, roles, dtypes and the sorted row hashes (plus annotations)."""
+    """sha256 over column names, roles, dtypes, sensitive columns and the sorted row hashes (plus
+    annotations)."""
     digest = hashlib.sha256()
     header = {
         "format": 1,
@@ -173,6 +174,8 @@ def content_hash(
         ],
         "annotations": annotations_digest,
     }
+    if roles.sensitive:  # marking a column sensitive is a change of the version (absent before)
+        header["sensitive"] = sorted(roles.sensitive)
     digest.update(json.dumps(header, sort_keys=True).encode())
     digest.update(np.sort(row_hashes(frame)).tobytes())
     return digest.hexdigest()

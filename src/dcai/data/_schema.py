@@ -101,6 +101,9 @@ class ColumnRoles:
     dtypes: dict[str, str] = field(default_factory=dict, compare=False)
     #: Boolean columns naming sets of examples (see :mod:`dcai.data.tags`); never model inputs.
     tags: tuple[str, ...] = ()
+    #: Columns holding personal or confidential values (any role but id, label and split):
+    #: a prediction server hashes them or leaves them out of its log (docs/deploy.md).
+    sensitive: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -131,8 +134,10 @@ class ColumnRoles:
         data = asdict(self)
         for key in ("features", "text", "meta", "tags"):
             data[key] = list(data[key])
-        if not data["tags"]:
-            del data["tags"]  # versions without tags keep the schema they always had
+        data["sensitive"] = list(data["sensitive"])
+        for key in ("tags", "sensitive"):
+            if not data[key]:
+                del data[key]  # versions without them keep the schema they always had
         return data
 
     @classmethod
@@ -146,6 +151,7 @@ class ColumnRoles:
             split=data.get("split"),
             dtypes=dict(data.get("dtypes", {})),
             tags=tuple(data.get("tags", ())),
+            sensitive=tuple(data.get("sensitive", ())),
         )
 
 
@@ -169,9 +175,13 @@ def infer_roles(
     text: Sequence[str] = (),
     meta: Sequence[str] = (),
     features: Sequence[str] | None = None,
+    sensitive: Sequence[str] = (),
     source: str = "<DataFrame>",
 ) -> ColumnRoles:
     """Decide each column's role from declarations, names and values.
+
+    ``sensitive`` marks columns (of any role but id, label and split) whose values a
+    prediction server must not log in the clear.
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"x": [1, 2], "note": ["a very long free text comment here", "x y z w"],
@@ -237,6 +247,17 @@ def infer_roles(
         if role in out:
             out[role].append(column)
     dtypes = {c: str(frame[c].dtype) for c in columns}
+    for column in sensitive:
+        if column not in columns:
+            raise column_not_found(column, columns, source, "--sensitive")
+        if column in (label, id, split):
+            raise SchemaError(
+                f"the {declared[column]} column cannot be marked sensitive",
+                path=source,
+                column=column,
+                hint="Mark feature, text or metadata columns; a prediction server hashes them "
+                "or leaves them out of its log.",
+            )
     return ColumnRoles(
         label=label,
         id=id,
@@ -245,6 +266,7 @@ def infer_roles(
         meta=tuple(out["meta"]),
         split=split,
         dtypes=dtypes,
+        sensitive=tuple(dict.fromkeys(sensitive)),
     )
 
 

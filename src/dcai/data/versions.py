@@ -543,6 +543,7 @@ def add_dataset(
     text: tuple[str, ...] | list[str] = (),
     meta: tuple[str, ...] | list[str] = (),
     features: tuple[str, ...] | list[str] | None = None,
+    sensitive: tuple[str, ...] | list[str] = (),
     message: str = "",
     author: str | None = None,
     progress: ProgressCallback | None = None,
@@ -563,8 +564,16 @@ def add_dataset(
         id = id or (previous.id if previous.id in present else None)
         text = text or tuple(c for c in previous.text if c in present)
         meta = meta or tuple(c for c in previous.meta if c in present)
+        sensitive = sensitive or tuple(c for c in previous.sensitive if c in present)
     roles = infer_roles(
-        raw, label=label, id=id, text=text, meta=meta, features=features, source=where
+        raw,
+        label=label,
+        id=id,
+        text=text,
+        meta=meta,
+        features=features,
+        sensitive=sensitive,
+        source=where,
     )
     validate_table(raw, roles, source=where)
     # Metadata columns of ISO 8601 date/time strings are stored as datetimes (when every
@@ -580,6 +589,8 @@ def add_dataset(
         "text": list(roles.text),
         "meta": list(roles.meta),
     }
+    if roles.sensitive:
+        params["sensitive"] = list(roles.sensitive)
 
     def sub(description: str, _done: int, _total: int) -> None:
         if description != "done":

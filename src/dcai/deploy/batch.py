@@ -24,6 +24,7 @@ import pandas as pd
 
 from dcai._progress import ProgressCallback, Steps
 from dcai.deploy._models import answers, load_pinned
+from dcai.deploy._privacy import redactor_for
 from dcai.deploy.deployments import check_deployment_name
 from dcai.deploy.prediction_log import PartitionedLog, inputs_json, prediction_log_dir
 from dcai.errors import InvalidInputError, SchemaError
@@ -101,6 +102,7 @@ def predict_batch(
         )
     ids = frame[id_column] if id_column in frame.columns else pd.Series(range(len(frame)))
     writer = PartitionedLog(prediction_log_dir(stores.path)) if log else None
+    redact = redactor_for(stores, [loaded])
     steps = Steps(progress, total=max(1, -(-len(frame) // chunk_rows)))
     parts: list[pd.DataFrame] = []
     start = time.perf_counter()
@@ -134,7 +136,7 @@ def predict_batch(
                             "revision": 0,
                             "route": "batch",
                             "model_version": loaded.ref,
-                            "inputs": inputs_json(row),
+                            "inputs": inputs_json(redact(row)),
                             "label": json.dumps(answer["label"], default=str),
                             "confidence": answer["confidence"],
                             "probabilities": json.dumps(answer["probabilities"]),

@@ -200,6 +200,22 @@ def find_request(stores: Stores, deployment: str, request_id: str) -> int | None
     return count or None
 
 
+def _sensitive_columns(stores: Stores, versions: Any) -> list[str]:
+    """Input columns any of the model ``versions`` marks sensitive, in first-seen order."""
+    from dcai.experiments.registry import resolve_model
+
+    columns: dict[str, None] = {}
+    for ref in sorted(set(versions)):
+        try:
+            signature = resolve_model(stores, str(ref)).signature
+        except UnknownRefError:  # a version deleted since: nothing to say about its inputs
+            continue
+        for item in signature.get("inputs", []):
+            if item.get("sensitive"):
+                columns[str(item["name"])] = None
+    return list(columns)
+
+
 def decoded(value: Any) -> Any:
     """A JSON cell of the log (label, feedback label) as a value; missing is None."""
     return (
@@ -295,12 +311,16 @@ def log_to_dataset(
         request_id=ids,
     ).reset_index(drop=True)
     meta = ("label_source", "predicted", "confidence", "model_version", "route", "logged_at")
+    # Inputs the models were trained with marked sensitive reach the log only hashed (or not at
+    # all): they come back as metadata, still marked sensitive, never as model inputs.
+    sensitive = [c for c in _sensitive_columns(stores, rows["model_version"]) if c in inputs]
     roles = infer_roles(
         frame,
         label="label",
         id="request_id",
-        meta=meta,
-        features=list(inputs.columns),
+        meta=(*meta, *sensitive),
+        features=[c for c in inputs.columns if c not in sensitive],
+        sensitive=sensitive,
         source=f"the log of {deployment}",
     )
     validate_table(frame, roles, source=f"the log of {deployment}")

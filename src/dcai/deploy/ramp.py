@@ -330,6 +330,7 @@ def run_ramp(
     touching the deployment; so does Ctrl-C (the canary stays where it is).
     """
     from dcai.deploy._models import load_pinned
+    from dcai.deploy._privacy import sensitive_inputs
     from dcai.deploy.deployments import get_deployment, promote, rollback, set_canary
 
     steps = parse_steps(steps)
@@ -349,6 +350,14 @@ def run_ramp(
         if any(g.metric == "disagreement" for g in guards)
         else None
     )
+    hidden = sorted(sensitive_inputs(primary)) if primary is not None else []
+    if hidden:
+        raise InvalidInputError(
+            f"the disagreement guard cannot be measured: the log keeps {hidden[0]!r} of "
+            f"{before.primary} only hashed or not at all (marked sensitive)",
+            hint="Guard on error_rate and latency, or compare the models with a shadow first "
+            f"(dcai deploy shadow {name} --model {model}).",
+        )
     plan = f"{', '.join(f'{s:g}' for s in steps)} % every {every:g} s"
     plan += f"; guards {', '.join(map(str, guards))}" if guards else "; no guards"
     taken: list[dict[str, Any]] = []

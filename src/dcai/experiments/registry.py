@@ -387,6 +387,8 @@ def _signature(
                 "name": column,
                 "dtype": roles.dtypes.get(column, "object"),
                 "role": "text" if column in roles.text else "feature",
+                # Marked sensitive in the training data: servers hash or drop it in their log.
+                **({"sensitive": True} if column in roles.sensitive else {}),
             }
             for column in roles.inputs
         ]

@@ -31,7 +31,6 @@ import pandas as pd
 from pydantic import (
     AllowInfNan,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -66,7 +65,31 @@ def _integral(value: Any) -> Any:
     return value
 
 
-_Int = Annotated[int, Strict(), BeforeValidator(_integral), Field(ge=-_MAX_INT, le=_MAX_INT)]
+def _integral_floats(records: list[Any], error: ValidationError) -> list[Any] | None:
+    """``records`` with the integral floats that failed an integer field made ints, or None
+    when no error is of that kind (then the first errors stand)."""
+    fixes: dict[int, dict[str, Any]] = {}
+    for e in error.errors(include_url=False, include_context=False):
+        loc, value = e["loc"], e.get("input")
+        if (
+            e["type"] == "int_type"
+            and len(loc) >= 2
+            and isinstance(loc[0], int)
+            and isinstance(value, float)
+            and _integral(value) is not value
+        ):
+            fixes.setdefault(loc[0], {})[str(loc[1])] = _integral(value)
+    if not fixes:
+        return None
+    return [
+        {**record, **fixes[i]} if i in fixes and isinstance(record, dict) else record
+        for i, record in enumerate(records)
+    ]
+
+
+# Strict in the fast path (checked in Rust, no Python call per value); an integral float such
+# as 3.0 is accepted by a second pass over just the instances that need it (``parse_records``).
+_Int = Annotated[int, Strict(), Field(ge=-_MAX_INT, le=_MAX_INT)]
 _Float = Annotated[float, Strict(), AllowInfNan(False), Field(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
 _Bool = Annotated[bool, Strict()]
 _Str = Annotated[str, Strict()]
@@ -282,18 +305,30 @@ class RequestParser:
 
     def parse(self, body: Any) -> tuple[pd.DataFrame, str | None]:
         """The instances as a DataFrame (training column order) and the routing key."""
+        frame, _, key = self.parse_records(body)
+        return frame, key
+
+    def parse_records(self, body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]], str | None]:
+        """:meth:`parse`, plus the validated instances as dicts (what the log keeps)."""
         records, shape, key = self._records(body)
         if not records:
             raise _error([shape], "at least one instance is needed", "too_short")
         if len(records) > self.max_rows:
             raise _error([shape], f"at most {self.max_rows:,} instances per request", "too_long")
         try:
-            rows = self._rows.validate_python(records)
+            try:
+                rows = self._rows.validate_python(records)
+            except ValidationError as first:
+                fixed = _integral_floats(records, first)
+                if fixed is None:
+                    raise
+                rows = self._rows.validate_python(fixed)
         except ValidationError as exc:
             detail = [
                 {"loc": ["body", shape, *e["loc"]], "msg": e["msg"], "type": e["type"]}
                 for e in exc.errors(include_url=False, include_context=False)
             ]
             raise InputError(detail) from None
-        frame = pd.DataFrame([row.model_dump() for row in rows], columns=self.features)
-        return frame, key
+        dumped = [row.model_dump() for row in rows]
+        frame = pd.DataFrame(dumped, columns=self.features)
+        return frame, dumped, key

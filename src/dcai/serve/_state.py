@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from dcai.deploy import ExactSplit
 from dcai.deploy._models import LoadedModel, load_pinned
+from dcai.deploy._privacy import Redactor, redactor_for
 from dcai.serve._inputs import RequestParser
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ class Live:
     shadow: LoadedModel | None
     parser: RequestParser
     split: ExactSplit = field(default_factory=ExactSplit)
+    #: Hashes or drops the inputs marked sensitive before they are logged.
+    redact: Redactor = field(default_factory=lambda: Redactor(frozenset(), "hash", b""))
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ class SnapshotSource:
             else RequestParser(deployment.name, primary.inputs, max_rows=self.max_rows)
         )
         split = previous.split if previous is not None else ExactSplit()
-        return Live(deployment, primary, canary, shadow, parser, split)
+        redact = redactor_for(self.stores, (primary, canary, shadow))
+        return Live(deployment, primary, canary, shadow, parser, split, redact)
 
     def refresh(self) -> bool:
         """Rebuild the snapshot if any deployment changed; True when it was replaced.

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dcai.deploy import canary_by_key
@@ -48,13 +48,13 @@ from dcai.deploy.prediction_log import (
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
 from dcai.serve._inputs import InputError, response_schema
 from dcai.serve._metrics import Metrics
+from dcai.serve._shadow import ShadowJob, ShadowRunner
 from dcai.serve._state import Live, SnapshotSource
 from dcai.store import Stores
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import pandas as pd
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "create_app"]
 
@@ -168,6 +168,7 @@ def create_app(
     recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
     recent_lock = threading.Lock()
     source = SnapshotSource(stores, poll_interval=poll_interval)
+    shadows = ShadowRunner(log.append, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -176,6 +177,7 @@ def create_app(
             yield
         finally:
             source.stop()
+            shadows.close()  # its answers go to the log: drained first
             log.close()
             feedback_log.close()
             error_log.close()
@@ -227,55 +229,12 @@ def create_app(
                 422, [{"loc": ["body"], "msg": f"malformed JSON: {exc}", "type": "json_invalid"}]
             ) from None
 
-    def _shadow(
-        target: Live,
-        frame: pd.DataFrame,
-        inputs: list[dict[str, Any]],
-        primary_labels: list[Any],
-        request_id: str,
-        at: str,
-    ) -> None:
-        shadow = target.shadow
-        if shadow is None:
-            return
-        name = target.deployment.name
-        start = time.perf_counter()
-        try:
-            answers = model_answers(shadow, shadow.predict(frame))
-        except Exception:
-            logger.exception("shadow model %s of %s failed", shadow.ref, name)
-            metrics.requests.labels(name, "shadow", shadow.ref, "error").inc()
-            return
-        latency = (time.perf_counter() - start) * 1000
-        metrics.requests.labels(name, "shadow", shadow.ref, "ok").inc()
-        disagree = sum(a["label"] != b for a, b in zip(answers, primary_labels, strict=True))
-        metrics.shadow_predictions.labels(name).inc(len(answers))
-        metrics.shadow_disagreements.labels(name).inc(disagree)
-        for i, answer in enumerate(answers):
-            log.append(
-                {
-                    "request_id": request_id,
-                    "index": i,
-                    "time": at,
-                    "deployment": name,
-                    "revision": target.deployment.revision,
-                    "route": "shadow",
-                    "model_version": shadow.ref,
-                    "inputs": inputs_json(inputs[i]),
-                    "label": json.dumps(answer["label"]),
-                    "confidence": answer["confidence"],
-                    "probabilities": json.dumps(answer["probabilities"]),
-                    "needs_review": False,
-                    "latency_ms": latency,
-                }
-            )
-
-    def _predict(target: Live, body: Any, background: BackgroundTasks) -> dict[str, Any]:
+    def _predict(target: Live, body: Any) -> dict[str, Any]:
         name = target.deployment.name
         routing = target.deployment
         start = time.perf_counter()
         try:
-            frame, key = target.parser.parse(body)
+            frame, inputs, key = target.parser.parse_records(body)
         except InputError as exc:
             metrics.requests.labels(name, "none", "", "invalid").inc()
             raise HTTPException(422, exc.detail) from None
@@ -322,7 +281,6 @@ def create_app(
             if len(recent) > 1_000_000:
                 recent.popitem(last=False)
         at = datetime.now(UTC).isoformat(timespec="microseconds")
-        inputs = frame.to_dict(orient="records")
         human_only = routing.mode == "shadow"
         predictions = []
         for i, answer in enumerate(answers):
@@ -337,7 +295,7 @@ def create_app(
                     "revision": routing.revision,
                     "route": route,
                     "model_version": model.ref,
-                    "inputs": inputs_json(inputs[i]),
+                    "inputs": inputs_json(target.redact(inputs[i])),
                     "label": json.dumps(answer["label"]),
                     "confidence": answer["confidence"],
                     "probabilities": json.dumps(answer["probabilities"]),
@@ -352,7 +310,7 @@ def create_app(
         metrics.duration.labels(name, route).observe(latency / 1000)
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
-            background.add_task(_shadow, target, frame, inputs, labels, request_id, at)
+            shadows.submit(ShadowJob(target, frame, inputs, labels, request_id, at))
         return {
             "request_id": request_id,
             "deployment": name,
@@ -365,13 +323,13 @@ def create_app(
     # Each served deployment has its own path in /openapi.json (and /docs) with the request body
     # its parser validates; this generic route answers them all and is not shown itself.
     @app.post("/v1/deployments/{name}/predict", include_in_schema=False)
-    async def predict(name: str, request: Request, background: BackgroundTasks) -> Any:
+    async def predict(name: str, request: Request) -> Any:
         """Answer ``{"instances": [...], "key": ...}`` (or MLflow's ``dataframe_split`` /
         ``dataframe_records``) with the deployment's live routing."""
         require_client(stores, request)
         target = live(name)
         body = await _body(request)
-        return _predict(target, body, background)
+        return _predict(target, body)
 
     @app.post(
         "/v1/deployments/{name}/feedback",
@@ -414,7 +372,7 @@ def create_app(
         return {"recorded": True, "request_id": request_id, "index": index}
 
     @app.post("/invocations", include_in_schema=False)
-    async def invocations(request: Request, background: BackgroundTasks) -> Any:
+    async def invocations(request: Request) -> Any:
         """MLflow's scoring route, answered by the default deployment."""
         require_client(stores, request)
         name = default_name()
@@ -426,7 +384,7 @@ def create_app(
             )
         target = live(name)
         body = await _body(request)
-        return _predict(target, body, background)
+        return _predict(target, body)
 
     @app.get("/v1/deployments")
     def deployments() -> dict[str, Any]:
