@@ -133,6 +133,7 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("log", ["data", "log", "ds"]),
         ("show", ["data", "show", "@apply.ref"]),
         ("diff", ["data", "diff", "ds@v1", "ds@v2"]),
+        ("drift", ["drift", "ds@v1", "ds@v2"]),
         ("list", ["data", "list"]),
         ("export", ["data", "export", "ds", str(out / "ds.csv")]),
         ("train1", ["train", "ds", "--param", "C=1"]),

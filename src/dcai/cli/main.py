@@ -14,6 +14,7 @@ from dcai.cli import analyze as analyze_cli
 from dcai.cli import audit as audit_cli
 from dcai.cli import data as data_cli
 from dcai.cli import deploy as deploy_cli
+from dcai.cli import drift as drift_cli
 from dcai.cli import labels as labels_cli
 from dcai.cli import logs as logs_cli
 from dcai.cli import models as models_cli
@@ -63,6 +64,7 @@ app.command("analyze")(analyze_cli.analyze)
 app.command("train")(runs_cli.train)
 app.command("serve")(serve_cli.serve)
 app.command("predict")(predict_cli.predict)
+app.command("drift")(drift_cli.drift)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75
