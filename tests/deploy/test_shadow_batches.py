@@ -27,8 +27,10 @@ class Threshold:
     def __init__(self, gate: threading.Event | None = None) -> None:
         self.calls: list[int] = []
         self.gate = gate
+        self.entered = threading.Event()
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         self.calls.append(len(X))
@@ -83,10 +85,13 @@ def test_a_full_queue_drops_jobs_and_counts_them() -> None:
     gate = threading.Event()
     metrics = Metrics()
     runner = ShadowRunner(lambda row: None, metrics, max_jobs=3, max_wait=0.0)
-    target = _target(Threshold(gate))
-    for i in range(20):
+    model = Threshold(gate)
+    target = _target(model)
+    runner.submit(_job(target, 0, 1))
+    assert model.entered.wait(10)  # the thread holds job 0 in the model
+    for i in range(1, 20):
         runner.submit(_job(target, i, 1))
-    assert runner.dropped_jobs >= 20 - 3 - 1  # three wait, one may be held by the thread
+    assert runner.dropped_jobs == 19 - 3  # three wait in the queue
     gate.set()
     runner.close()
     labels = {"deployment": "web", "route": "shadow", "model_version": "m/2", "status": "dropped"}

@@ -34,3 +34,27 @@ def ws(template: Template, tmp_path: Path) -> Path:
     path = tmp_path / "ws"
     shutil.copytree(template.path, path)
     return path
+
+
+def build_deploy_workspace(
+    ws: Path, *, rows: int = 300, c_values: tuple[float, ...] = (1.0, 0.1), deploy: bool = True
+) -> Path:
+    """A workspace with digits (``rows`` rows, split), one registered model version per C
+    (``digits/1``, ``digits/2``, ...) and deployment ``web`` serving ``digits/1``.
+
+    Built with the library — seconds, where the CLI takes a process per step; the tests that
+    use it exercise ``dcai deploy`` / ``dcai serve``, and the CLI steps that build it are tested
+    on their own elsewhere.
+    """
+    import dcai
+    from dcai.demo import digits_frame
+
+    with dcai.Workspace(ws) as workspace:
+        workspace.data.add("digits", digits_frame().head(rows), label="label")
+        workspace.data.split("digits", dev=0.2, test=0.0, seed=0)
+        for c in c_values:
+            run = workspace.runs.train("digits", params={"C": c}, n_boot=0, capture_code=False)
+            workspace.models.register(run.run, name="digits")
+        if deploy:
+            workspace.deployments.create("web", model="digits/1")
+    return ws

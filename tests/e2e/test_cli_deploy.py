@@ -9,25 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from dcai.demo import digits_frame
 from tests.conftest import run_dcai
 from tests.e2e.test_cli_bad_input import assert_rejected, ok, ok_json
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("deploy_cli")
-    ws = root / "ws"
-    source = root / "digits.csv"
-    digits_frame().head(300).to_csv(source, index=False)
-    ok(run_dcai("init", workspace=ws))
-    ok(run_dcai("data", "add", "digits", str(source), "--label", "label", workspace=ws))
-    ok(run_dcai("data", "split", "digits", "--dev", "0.2", "--test", "0", workspace=ws))
-    for c in ("1", "0.1"):
-        run = ok_json(run_dcai("train", "digits", "--param", f"C={c}", "--json", workspace=ws))
-        ok(run_dcai("models", "register", run["run"], "--name", "digits", workspace=ws))
-    ok(run_dcai("deploy", "create", "web", "--model", "digits/1", workspace=ws))
-    return ws
+    from tests.e2e.conftest import build_deploy_workspace
+
+    return build_deploy_workspace(tmp_path_factory.mktemp("deploy_cli") / "ws")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from dcai.demo import digits_frame
 from tests.conftest import run_dcai
-from tests.e2e.test_cli_bad_input import ok, ok_json
+from tests.e2e.test_cli_bad_input import ok_json
 from tests.e2e.test_serve import Server, _free_port, _instances
 
 pytest.importorskip("fastapi")
@@ -24,18 +24,17 @@ def _refuse(constant: str) -> None:
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ramp-live")
-    ws = root / "ws"
-    source = root / "digits.csv"
-    digits_frame().head(300).to_csv(source, index=False)
-    ok(run_dcai("init", workspace=ws))
-    ok(run_dcai("data", "add", "digits", str(source), "--label", "label", workspace=ws))
-    ok(run_dcai("data", "split", "digits", "--dev", "0.2", "--test", "0", workspace=ws))
-    for c in ("1", "0.0001"):
-        run = ok_json(run_dcai("train", "digits", "--param", f"C={c}", "--json", workspace=ws))
-        ok(run_dcai("models", "register", run["run"], "--name", "digits", workspace=ws))
-    ok(run_dcai("deploy", "create", "web", "--model", "digits/1", workspace=ws))
-    return ws
+    import dcai
+
+    root = tmp_path_factory.mktemp("ramp-live") / "ws"
+    with dcai.Workspace(root) as workspace:  # the library: `dcai deploy ramp` is what is tested
+        workspace.data.add("digits", digits_frame().head(300), label="label")
+        workspace.data.split("digits", dev=0.2, test=0.0, seed=0)
+        for c in (1.0, 0.0001):
+            run = workspace.runs.train("digits", params={"C": c}, n_boot=0, capture_code=False)
+            workspace.models.register(run.run, name="digits")
+        workspace.deployments.create("web", model="digits/1")
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +79,17 @@ def test_guards_that_hold_ramp_to_100_and_promote(traffic: Server, ws: Path) -> 
 
 
 def test_a_failing_guard_rolls_back_and_says_why(traffic: Server, ws: Path) -> None:
-    # digits/1 against the live digits/2: the two disagree on some digits, never on none.
+    # The other version against the live one (the tests may run in either order, in separate
+    # processes): the two disagree on some digits, never on none.
+    live = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=ws))["primary"]["model"]
+    other = "digits/1" if live == "digits/2" else "digits/2"
     result = run_dcai(
-        "deploy", "ramp", "web", "--model", "digits/1", "--steps", "50,100", "--every", "30s",
+        "deploy", "ramp", "web", "--model", other, "--steps", "50,100", "--every", "30s",
         "--guard", "disagreement<0.0001", "--min-requests", "10", workspace=ws, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     assert "rolled back" in result.stdout and "disagreement" in result.stdout
     shown = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=ws))
-    assert shown["primary"]["model"] == "digits/2" and shown["canary"] is None
+    assert shown["primary"]["model"] == live and shown["canary"] is None
     last = shown["history"][-1]
     assert last["action"] == "rollback" and "disagreement" in last["reason"]

@@ -23,6 +23,14 @@ def serve(
     poll: Annotated[
         float, typer.Option("--poll", help="Seconds between checks for deployment changes.")
     ] = 0.25,
+    trusted: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust",
+            help="An exact type name a deployed model holds beyond dcai's list (repeatable), "
+            "as given to dcai deploy --trust.",
+        ),
+    ] = None,
 ) -> None:
     """Serve every deployment: POST /v1/deployments/NAME/predict, /invocations (MLflow),
     /healthz, /readyz, /metrics (Prometheus), /docs. Changes made with `dcai deploy` are
@@ -34,7 +42,12 @@ def serve(
     from dcai.serve.app import create_app
 
     ws = open_workspace(ctx)
-    app = create_app(ws.stores, poll_interval=poll, default_deployment=default_deployment)
+    app = create_app(
+        ws.stores,
+        poll_interval=poll,
+        default_deployment=default_deployment,
+        trusted=tuple(trusted or ()),
+    )
     served = ", ".join(sorted(app.state.source.snapshot.deployments)) or "none yet"
     err_console.print(f"serving {served} on http://{host}:{port} (docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)

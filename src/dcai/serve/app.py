@@ -47,6 +47,7 @@ from dcai.deploy.prediction_log import (
 )
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
 from dcai.serve._inputs import InputError, response_schema
+from dcai.serve._limits import BodyLimit
 from dcai.serve._metrics import Metrics
 from dcai.serve._shadow import ShadowJob, ShadowRunner
 from dcai.serve._state import Live, SnapshotSource
@@ -150,8 +151,12 @@ def create_app(
     poll_interval: float = 0.25,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     default_deployment: str | None = None,
+    trusted: tuple[str, ...] = (),
 ) -> FastAPI:
     """The prediction server for every deployment of the workspace whose ``stores`` are given.
+
+    ``trusted`` names the exact types, beyond dcai's list, that deployed models may hold (as
+    ``dcai deploy --trust``); a model needing another one is not served and ``/readyz`` says so.
 
     The prediction and feedback logs go to ``<workspace>/logs/`` (docs/deploy.md).
     """
@@ -167,7 +172,7 @@ def create_app(
     # before the log is flushed; older ones are looked up in the log.
     recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
     recent_lock = threading.Lock()
-    source = SnapshotSource(stores, poll_interval=poll_interval)
+    source = SnapshotSource(stores, poll_interval=poll_interval, trusted=trusted)
     shadows = ShadowRunner(log.append, metrics)
 
     @asynccontextmanager
@@ -208,15 +213,7 @@ def create_app(
             raise HTTPException(404, f"no deployment {name!r} (serving: {known})")
         return found
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return JSONResponse(
-                {"detail": f"request body over {max_body_bytes:,} bytes"}, status_code=413
-            )
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     async def _body(request: Request) -> Any:
         raw = await request.body()
@@ -229,7 +226,7 @@ def create_app(
                 422, [{"loc": ["body"], "msg": f"malformed JSON: {exc}", "type": "json_invalid"}]
             ) from None
 
-    def _predict(target: Live, body: Any) -> dict[str, Any]:
+    def _predict(target: Live, body: Any) -> Response:
         name = target.deployment.name
         routing = target.deployment
         start = time.perf_counter()
@@ -311,7 +308,7 @@ def create_app(
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
             shadows.submit(ShadowJob(target, frame, inputs, labels, request_id, at))
-        return {
+        payload = {
             "request_id": request_id,
             "deployment": name,
             "revision": routing.revision,
@@ -319,6 +316,13 @@ def create_app(
             "route": route,
             "predictions": predictions,
         }
+        try:  # plain JSON types already: skip FastAPI's generic encoder, refuse NaN
+            content = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            raise HTTPException(
+                500, f"the model {model.ref} answered a non-finite probability"
+            ) from None
+        return Response(content, media_type="application/json")
 
     # Each served deployment has its own path in /openapi.json (and /docs) with the request body
     # its parser validates; this generic route answers them all and is not shown itself.
