@@ -3,6 +3,7 @@ right request and index, disagreement counted, a full queue dropped and counted,
 
 from __future__ import annotations
 
+import json
 import threading
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -48,8 +49,9 @@ def _target(model: Threshold) -> Any:
 
 def _job(target: Any, i: int, n: int) -> ShadowJob:
     xs = [float(i - 5 + j) for j in range(n)]
-    frame = pd.DataFrame({"x": xs})
-    return ShadowJob(target, frame, [{"x": x} for x in xs], [1] * n, f"r{i}", "2026-12-07T00:00")
+    inputs = [{"x": x} for x in xs]
+    logged = [json.dumps(record) for record in inputs]
+    return ShadowJob(target, inputs, logged, [1] * n, f"r{i}", "2026-12-07T00:00")
 
 
 def _value(metrics: Metrics, name: str, **labels: str) -> float:
@@ -62,7 +64,7 @@ def test_waiting_jobs_are_answered_in_one_call_and_logged_per_request() -> None:
     model = Threshold(gate)
     rows: list[dict[str, Any]] = []
     metrics = Metrics()
-    runner = ShadowRunner(rows.append, metrics, max_wait=0.05)
+    runner = ShadowRunner(rows.extend, metrics, max_wait=0.05)
     target = _target(model)
     for i in range(30):  # the first job holds the model; the other 29 wait together
         runner.submit(_job(target, i, 2))
@@ -84,7 +86,7 @@ def test_waiting_jobs_are_answered_in_one_call_and_logged_per_request() -> None:
 def test_a_full_queue_drops_jobs_and_counts_them() -> None:
     gate = threading.Event()
     metrics = Metrics()
-    runner = ShadowRunner(lambda row: None, metrics, max_jobs=3, max_wait=0.0)
+    runner = ShadowRunner(lambda rows: None, metrics, max_jobs=3, max_wait=0.0)
     model = Threshold(gate)
     target = _target(model)
     runner.submit(_job(target, 0, 1))
@@ -105,7 +107,7 @@ def test_a_failing_shadow_is_counted_and_the_runner_goes_on() -> None:
 
     rows: list[dict[str, Any]] = []
     metrics = Metrics()
-    runner = ShadowRunner(rows.append, metrics, max_wait=0.0)
+    runner = ShadowRunner(rows.extend, metrics, max_wait=0.0)
     runner.submit(_job(_target(Broken()), 0, 1))
     runner.submit(_job(_target(Threshold()), 1, 1))
     runner.close()

@@ -298,6 +298,9 @@ def test_feedback_flows_into_the_log_and_back_into_a_dataset(server: Server, ws:
     assert version["rows"] >= 1 and version["new"] is True
     shown = ok_json(run_dcai("data", "show", version["ref"], "--json", workspace=ws))
     assert shown["operation"] == "from_logs" and shown["params"]["deployment"] == "web"
+    # Enough rows to sample from, whatever ran before in this process.
+    assert server.predict({"instances": _instances(6, start=300)})[0] == 200
+    time.sleep(1.5)
     sample = ok_json(
         run_dcai(
             "logs",

@@ -35,7 +35,8 @@ class LoadedModel:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities, one row per instance, one column per class of ``classes``."""
-        X = frame[self.features]
+        # Requests arrive with exactly the features, in order: no copy then.
+        X = frame if list(frame.columns) == self.features else frame[self.features]
         if hasattr(self.model, "predict_proba"):
             raw = np.asarray(self.model.predict_proba(X), dtype=float)
             fitted = list(getattr(self.model, "classes_", self.classes))

@@ -23,11 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dcai.deploy._models import answers as model_answers
-from dcai.deploy.prediction_log import inputs_json
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from dcai.serve._metrics import Metrics
     from dcai.serve._state import Live
 
@@ -41,8 +38,9 @@ class ShadowJob:
     """One answered request whose instances the shadow model must also answer."""
 
     target: Live
-    frame: pd.DataFrame
     inputs: list[dict[str, Any]]
+    #: The inputs as the primary's log rows hold them (JSON, sensitive columns redacted).
+    logged_inputs: list[str]
     primary_labels: list[Any]
     request_id: str
     at: str
@@ -53,14 +51,14 @@ class ShadowRunner:
 
     def __init__(
         self,
-        append: Callable[[dict[str, Any]], None],
+        extend: Callable[[list[dict[str, Any]]], None],
         metrics: Metrics,
         *,
         max_rows: int = 2000,
-        max_wait: float = 0.02,
+        max_wait: float = 1.0,
         max_jobs: int = 10_000,
     ) -> None:
-        self._append = append
+        self._extend = extend
         self._metrics = metrics
         self.max_rows = max_rows
         self.max_wait = max_wait
@@ -84,7 +82,7 @@ class ShadowRunner:
             first = self._queue.get()
             if first is None:
                 return
-            batch, rows = [first], len(first.frame)
+            batch, rows = [first], len(first.inputs)
             deadline = time.monotonic() + self.max_wait
             stop = False
             while rows < self.max_rows:
@@ -96,7 +94,7 @@ class ShadowRunner:
                     stop = True
                     break
                 batch.append(job)
-                rows += len(job.frame)
+                rows += len(job.inputs)
             self._answer(batch)
             if stop:
                 return
@@ -113,7 +111,10 @@ class ShadowRunner:
             assert shadow is not None  # grouped on it
             start = time.perf_counter()
             try:
-                frame = pd.concat([j.frame for j in jobs], ignore_index=True)
+                # One frame from every waiting instance (concatenating many one-row frames
+                # costs more than the model call).
+                records = [record for j in jobs for record in j.inputs]
+                frame = pd.DataFrame(records, columns=shadow.features)
                 answered = model_answers(shadow, shadow.predict(frame))
             except Exception:
                 logger.exception("shadow model %s of %s failed", ref, name)
@@ -124,13 +125,13 @@ class ShadowRunner:
             offset = 0
             disagree = 0
             for job in jobs:
-                mine = answered[offset : offset + len(job.frame)]
-                offset += len(job.frame)
+                mine = answered[offset : offset + len(job.inputs)]
+                offset += len(job.inputs)
                 disagree += sum(
                     a["label"] != b for a, b in zip(mine, job.primary_labels, strict=True)
                 )
-                for i, answer in enumerate(mine):
-                    self._append(
+                self._extend(
+                    [
                         {
                             "request_id": job.request_id,
                             "index": i,
@@ -139,14 +140,16 @@ class ShadowRunner:
                             "revision": job.target.deployment.revision,
                             "route": "shadow",
                             "model_version": ref,
-                            "inputs": inputs_json(job.target.redact(job.inputs[i])),
+                            "inputs": job.logged_inputs[i],
                             "label": json.dumps(answer["label"]),
                             "confidence": answer["confidence"],
                             "probabilities": json.dumps(answer["probabilities"]),
                             "needs_review": False,
                             "latency_ms": latency,
                         }
-                    )
+                        for i, answer in enumerate(mine)
+                    ]
+                )
             self._metrics.shadow_predictions.labels(name).inc(len(answered))
             self._metrics.shadow_disagreements.labels(name).inc(disagree)
 

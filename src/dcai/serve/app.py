@@ -42,7 +42,7 @@ from dcai.deploy.prediction_log import (
     PartitionedLog,
     error_log_dir,
     feedback_log_dir,
-    inputs_json,
+    inputs_json_fast,
     prediction_log_dir,
 )
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
@@ -173,7 +173,7 @@ def create_app(
     recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
     recent_lock = threading.Lock()
     source = SnapshotSource(stores, poll_interval=poll_interval, trusted=trusted)
-    shadows = ShadowRunner(log.append, metrics)
+    shadows = ShadowRunner(log.extend, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -280,10 +280,13 @@ def create_app(
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         human_only = routing.mode == "shadow"
         predictions = []
+        logged_inputs = [inputs_json_fast(target.redact(record)) for record in inputs]
+        confidence = metrics.confidence.labels(name)
+        rows = []
         for i, answer in enumerate(answers):
             review = _review(routing.mode, routing.review_below, answer["confidence"])
-            metrics.confidence.labels(name).observe(answer["confidence"])
-            log.append(
+            confidence.observe(answer["confidence"])
+            rows.append(
                 {
                     "request_id": request_id,
                     "index": i,
@@ -292,7 +295,7 @@ def create_app(
                     "revision": routing.revision,
                     "route": route,
                     "model_version": model.ref,
-                    "inputs": inputs_json(target.redact(inputs[i])),
+                    "inputs": logged_inputs[i],
                     "label": json.dumps(answer["label"]),
                     "confidence": answer["confidence"],
                     "probabilities": json.dumps(answer["probabilities"]),
@@ -303,11 +306,12 @@ def create_app(
             if human_only:
                 answer = {"label": None, "confidence": None, "probabilities": None}
             predictions.append({**answer, "needs_review": review})
+        log.extend(rows)
         metrics.requests.labels(name, route, model.ref, "ok").inc()
         metrics.duration.labels(name, route).observe(latency / 1000)
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
-            shadows.submit(ShadowJob(target, frame, inputs, labels, request_id, at))
+            shadows.submit(ShadowJob(target, inputs, logged_inputs, labels, request_id, at))
         payload = {
             "request_id": request_id,
             "deployment": name,
