@@ -141,3 +141,20 @@ def dispatch_child(parser: Any, child: list[str] | None, children: dict[str, Any
         parser.error(f"unknown child step {kind!r}")
     print(json.dumps(children[kind](rest)))
     return True
+
+
+def command_shown(script: str, argv: list[str] | None) -> str:
+    """The command as run, without where its output went (``--out``, ``--json`` and values)."""
+    shown, skip = [], False
+    for arg in argv if argv is not None else sys.argv[1:]:
+        if not skip and not arg.startswith(("--out", "--json")):
+            shown.append(arg)
+        skip = arg in ("--out", "--json")
+    return " ".join([f"python benchmarks/{script}", *shown])
+
+
+def report_targets(targets: list[tuple[str, str, bool]], *, check: bool) -> int:
+    """Print each target as met or MISSED; exit status 1 with ``check`` when one is missed."""
+    for target, measured, met in targets:
+        print(f"{'met   ' if met else 'MISSED'}  {target}: {measured}")
+    return 1 if check and any(not met for _, _, met in targets) else 0

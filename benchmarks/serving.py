@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import machine, mb, write_section
+from _common import command_shown, machine, mb, report_targets, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -915,19 +915,11 @@ def main(argv: list[str] | None = None) -> int:
     res = measure(args.quick)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2), encoding="utf-8")
-    shown, skip = [], False
-    for arg in argv if argv is not None else sys.argv[1:]:
-        if not skip and not arg.startswith(("--out", "--json")):
-            shown.append(arg)
-        skip = arg in ("--out", "--json")
-    command = " ".join(["python benchmarks/serving.py", *shown])
+    command = command_shown("serving.py", argv)
     section = render(res, args.quick, command)
     write_section(Path(args.out), SECTION, section)
     print(section)
-    missed = [t for t, _, met in targets(res) if not met]
-    for target, measured, met in targets(res):
-        print(f"{'met   ' if met else 'MISSED'}  {target}: {measured}")
-    return 1 if args.check and missed else 0
+    return report_targets(targets(res), check=args.check)
 
 
 if __name__ == "__main__":

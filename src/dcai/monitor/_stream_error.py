@@ -73,7 +73,19 @@ def _running_argmin(
     return running[1:], last
 
 
-class DDM(StreamDetector):
+class _ErrorStream(StreamDetector):
+    """A detector of 0/1 error streams, with the error rate since its last restart."""
+
+    _errors: float
+    _n: int
+
+    @property
+    def error_rate(self) -> float:
+        """The error rate since the last restart (nan before any sample)."""
+        return self._errors / self._n if self._n else float("nan")
+
+
+class DDM(_ErrorStream):
     """Drift Detection Method (Gama et al. 2004) for a stream of 0/1 errors.
 
     Parameters
@@ -118,11 +130,6 @@ class DDM(StreamDetector):
         self._s_min = math.inf
         self.in_warning = False
 
-    @property
-    def error_rate(self) -> float:
-        """The error rate since the last restart (nan before any sample)."""
-        return self._errors / self._n if self._n else float("nan")
-
     def _scan(self, xs: np.ndarray) -> int:
         n = self._n + np.arange(1, xs.size + 1, dtype=np.float64)
         errors = np.cumsum(seeded(self._errors, xs))[1:]
@@ -153,7 +160,7 @@ class DDM(StreamDetector):
         return -1
 
 
-class HDDM_A(StreamDetector):  # the method's published name
+class HDDM_A(_ErrorStream):  # the method's published name
     """HDDM with the A-test (Frías-Blanco et al. 2015) for a stream of 0/1 errors.
 
     Parameters
@@ -194,11 +201,6 @@ class HDDM_A(StreamDetector):  # the method's published name
         self._n_cut = 0.0
         self._c_cut = 0.0
         self.in_warning = False
-
-    @property
-    def error_rate(self) -> float:
-        """The error rate since the last restart (nan before any sample)."""
-        return self._errors / self._n if self._n else float("nan")
 
     def _scan(self, xs: np.ndarray) -> int:
         n = self._n + np.arange(1, xs.size + 1, dtype=np.float64)
