@@ -1010,6 +1010,8 @@ def run(out: Path, *, quick: bool, n_seeds: int, repeat: int, check: bool) -> in
 
 _TABLE_START = "| rows × classes | call | wall time |"
 _TABLE_END = "Input sizes in memory:"
+#: Starts the line saying when a ``--speed-only`` run measured the speed table.
+_STAMP = "Speed table re-measured"
 
 
 def replace_speed_table(text: str, table: Sequence[str], timings: Sequence[Timing]) -> str:
@@ -1027,6 +1029,10 @@ def replace_speed_table(text: str, table: Sequence[str], timings: Sequence[Timin
     if start < 0 or end < 0:
         raise ValueError(f"no speed table in {SECTION!r}")
     end = section.index("\n", end) + 1
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table = [*table, "", f"{_STAMP} {stamp} with `python benchmarks/label_issues.py --speed-only`."]
+    if section[end:].startswith("\n" + _STAMP):  # the stamp of an earlier speed-only run
+        end = section.index("\n", end + 1) + 1
     section = section[:start] + "\n".join(table) + "\n" + section[end:]
     for target, passed, detail in _speed_checks(timings):
         if detail == "not measured":  # e.g. --quick: keep the line of the last full run
