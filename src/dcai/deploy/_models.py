@@ -7,6 +7,7 @@ online and offline.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,9 +29,10 @@ class LoadedModel:
     inputs: list[dict[str, Any]]
     classes: list[Any]
 
-    @property
+    @cached_property
     def features(self) -> list[str]:
-        """The training features, in order: the columns the model reads."""
+        """The training features, in order: the columns the model reads (computed once: every
+        prediction checks against it)."""
         return [str(item["name"]) for item in self.inputs]
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:

@@ -26,7 +26,7 @@ from dcai._progress import ProgressCallback, Steps
 from dcai.deploy._models import answers, load_pinned
 from dcai.deploy._privacy import redactor_for
 from dcai.deploy.deployments import check_deployment_name
-from dcai.deploy.prediction_log import PartitionedLog, inputs_json, prediction_log_dir
+from dcai.deploy.prediction_log import PartitionedLog, inputs_json_fast, prediction_log_dir
 from dcai.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -126,8 +126,8 @@ def predict_batch(
                 request_id = uuid.uuid4().hex
                 at = datetime.now(UTC).isoformat(timespec="microseconds")
                 records = chunk[loaded.features].to_dict(orient="records")
-                for i, (row, answer) in enumerate(zip(records, answered, strict=True)):
-                    writer.append(
+                writer.extend(  # one queue item per chunk, as the server does per request
+                    [
                         {
                             "request_id": request_id,
                             "index": i,
@@ -136,15 +136,17 @@ def predict_batch(
                             "revision": 0,
                             "route": "batch",
                             "model_version": loaded.ref,
-                            "inputs": inputs_json(redact(row)),
+                            "inputs": inputs_json_fast(redact(row)),
                             "label": json.dumps(answer["label"], default=str),
                             "confidence": answer["confidence"],
                             "probabilities": json.dumps(answer["probabilities"]),
                             "needs_review": False,
                             "latency_ms": latency,
                         }
-                    )
-                    logged += 1
+                        for i, (row, answer) in enumerate(zip(records, answered, strict=True))
+                    ]
+                )
+                logged += len(records)
     finally:
         if writer is not None:
             writer.close()

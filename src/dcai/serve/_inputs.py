@@ -303,13 +303,9 @@ class RequestParser:
             raise _error([shape], f"{shape} must be a list of objects", "list_type")
         return records_in, shape, None if key is None else str(key)
 
-    def parse(self, body: Any) -> tuple[pd.DataFrame, str | None]:
-        """The instances as a DataFrame (training column order) and the routing key."""
-        frame, _, key = self.parse_records(body)
-        return frame, key
-
     def parse_records(self, body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]], str | None]:
-        """:meth:`parse`, plus the validated instances as dicts (what the log keeps)."""
+        """The instances as a DataFrame (training column order), the validated instances as
+        dicts (what the log keeps), and the routing key."""
         records, shape, key = self._records(body)
         if not records:
             raise _error([shape], "at least one instance is needed", "too_short")

@@ -216,9 +216,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     async def _body(request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > max_body_bytes:
-            raise HTTPException(413, f"request body over {max_body_bytes:,} bytes")
+        raw = await request.body()  # at most max_body_bytes: BodyLimit counts every chunk
         try:
             return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
         except (ValueError, RecursionError) as exc:
