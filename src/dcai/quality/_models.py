@@ -37,7 +37,14 @@ _MISSING = "__missing__"
 def _as_float(X: Any) -> np.ndarray:
     """Columns as float64; datetimes as seconds; infinities as missing (then imputed)."""
     if isinstance(X, pd.DataFrame):
-        values = np.column_stack([numeric_values(X[c]) for c in X.columns])
+        if len(X.columns) and all(
+            isinstance(d, np.dtype) and d.kind in "biuf" for d in X.dtypes
+        ):
+            # Plain NumPy numbers (bool, int, float): one conversion for the whole frame, the
+            # same values as column by column (a served model calls this once per request).
+            values = X.to_numpy(dtype=np.float64)
+        else:
+            values = np.column_stack([numeric_values(X[c]) for c in X.columns])
     else:
         values = np.asarray(X, dtype=np.float64)
     return np.where(np.isinf(values), np.nan, values)

@@ -27,6 +27,7 @@ import math
 import sys
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 from pydantic import (
     AllowInfNan,
@@ -38,6 +39,7 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from typing_extensions import TypedDict
 
 __all__ = [
     "BODY_SHAPES",
@@ -118,18 +120,43 @@ def _python_type(dtype: str, role: str) -> Any:
     return _Str | _Float | _Bool | None
 
 
-def instance_model(name: str, inputs: list[dict[str, Any]]) -> type[BaseModel]:
-    """A pydantic model of one instance: every training feature, required, nothing else."""
-    fields: dict[str, Any] = {
-        str(item["name"]): (_python_type(item.get("dtype", "object"), item.get("role", "")), ...)
+def _instance_types(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each training feature's validated type (the one definition of what an instance is)."""
+    return {
+        str(item["name"]): _python_type(item.get("dtype", "object"), item.get("role", ""))
         for item in inputs
     }
+
+
+def _model_name(deployment: str) -> str:
+    return f"{deployment.title().replace('-', '').replace('_', '').replace('.', '')}Instance"
+
+
+def instance_model(name: str, inputs: list[dict[str, Any]]) -> type[BaseModel]:
+    """A pydantic model of one instance: every training feature, required, nothing else."""
+    fields: dict[str, Any] = {c: (kind, ...) for c, kind in _instance_types(inputs).items()}
     model: type[BaseModel] = create_model(
-        f"{name.title().replace('-', '').replace('_', '').replace('.', '')}Instance",
-        __config__=ConfigDict(extra="forbid"),
-        **fields,
+        _model_name(name), __config__=ConfigDict(extra="forbid"), **fields
     )
     return model
+
+
+def _instance_dict(name: str, inputs: list[dict[str, Any]]) -> Any:
+    """The same instance as a ``TypedDict``: validation returns plain dicts (no model objects
+    to build and dump again: a third of the parsing time of a 100-row request)."""
+    typed = TypedDict(_model_name(name), _instance_types(inputs))  # type: ignore[misc]
+    typed.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    return typed
+
+
+def _numeric_block(types: list[Any]) -> type | None:
+    """``float`` or ``int`` when every feature has that one type, else None: such instances
+    become one NumPy block instead of a column per feature."""
+    if types and all(t == _Float | None for t in types):
+        return float
+    if types and all(t == _Int | None for t in types):
+        return int
+    return None
 
 
 class Prediction(BaseModel):
@@ -185,7 +212,9 @@ class RequestParser:
     def __init__(self, deployment: str, inputs: list[dict[str, Any]], *, max_rows: int) -> None:
         self.features = [str(item["name"]) for item in inputs]
         self.model = instance_model(deployment, inputs)
-        self._rows = TypeAdapter(list[self.model])  # type: ignore[name-defined]
+        instance = _instance_dict(deployment, inputs)
+        self._rows: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(list[instance])  # type: ignore[valid-type]
+        self._block = _numeric_block(list(_instance_types(inputs).values()))
         self.max_rows = max_rows
 
     def instance_schema(self) -> dict[str, Any]:
@@ -193,7 +222,7 @@ class RequestParser:
         return _inline(self.model.model_json_schema())
 
     def body_schema(self) -> dict[str, Any]:
-        """The JSON Schema of a request body, as :meth:`parse` accepts it."""
+        """The JSON Schema of a request body, as :meth:`parse_records` accepts it."""
         instance = self.instance_schema()
         rows = {"type": "array", "items": instance, "minItems": 1, "maxItems": self.max_rows}
         value = {"anyOf": [p for p in instance["properties"].values()]} if self.features else {}
@@ -325,6 +354,18 @@ class RequestParser:
                 for e in exc.errors(include_url=False, include_context=False)
             ]
             raise InputError(detail) from None
-        dumped = [row.model_dump() for row in rows]
-        frame = pd.DataFrame(dumped, columns=self.features)
-        return frame, dumped, key
+        return self._frame(rows), rows, key
+
+    def _frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """The validated instances as a DataFrame in training column order, with the dtypes
+        pandas infers from them (int64 for integers without nulls, float64 otherwise)."""
+        if self._block is not None:
+            values = [[row[f] for f in self.features] for row in rows]
+            try:
+                # float: null becomes NaN; int: a null raises and takes the general path.
+                array = np.array(values, dtype=np.float64 if self._block is float else np.int64)
+            except TypeError:
+                pass
+            else:
+                return pd.DataFrame(array, columns=self.features, copy=False)
+        return pd.DataFrame(rows, columns=self.features)
