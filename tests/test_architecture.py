@@ -420,6 +420,7 @@ NAMESPACES = {
     "runs": "dcai.experiments.namespace.RunsNamespace",
     "models": "dcai.experiments.namespace.ModelsNamespace",
     "deployments": "dcai.deploy.namespace.DeploymentsNamespace",
+    "monitor": "dcai.monitor.namespace.MonitorNamespace",
 }
 SHORTCUTS = {
     "add_dataset": "data.add",

@@ -57,6 +57,27 @@ backend = "joblib"
 # sensitive = "hash"
 # The HMAC key (or DCAI_LOG_HASH_KEY); by default a random key kept in secrets/log-hash-key.
 # log_hash_key = "..."
+
+[monitor]
+# The window `dcai monitor` reads the prediction log in (or --window / --every).
+window = "1h"
+# Alerts are printed, appended to this JSON Lines file (relative to this folder) and, when set,
+# POSTed as JSON to a webhook (retried with back-off, never blocking monitoring).
+alerts_file = "monitor/alerts.jsonl"
+# webhook = "https://hooks.example.com/dcai"
+# One table per rule (docs/monitor.md): a fixed threshold, or limits learned from the first
+# windows (mean +- k sd); an alert fires after `consecutive` windows in breach.
+# [[monitor.rules]]
+# name = "errors"
+# metric = "error_rate"
+# op = ">"
+# threshold = 0.01
+# consecutive = 2
+# [[monitor.rules]]
+# name = "confidence"
+# metric = "confidence_mean"
+# op = "<"
+# calibrated = true
 """
 
 
@@ -89,6 +110,9 @@ class Settings:
     #: Key of the log's HMAC (``[serve] log_hash_key`` or ``DCAI_LOG_HASH_KEY``); None: a random
     #: key kept in the workspace.
     log_hash_key: str | None = field(default=None, repr=False)
+    #: The ``[monitor]`` table as written (``window``, ``webhook``, ``[[monitor.rules]]``,
+    #: ``[monitor.retrain]``); :mod:`dcai.monitor.alerts` checks the rules when it reads them.
+    monitor: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: Path, **overrides: Any) -> Settings:
@@ -131,6 +155,7 @@ class Settings:
             serve_token=os.environ.get("DCAI_SERVE_TOKEN", serve.get("token")) or None,
             log_sensitive=_log_sensitive(serve.get("sensitive", "hash"), config_path),
             log_hash_key=os.environ.get("DCAI_LOG_HASH_KEY", serve.get("log_hash_key")) or None,
+            monitor=dict(data.get("monitor", {})),
         )
         explicit = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **explicit) if explicit else settings
@@ -141,6 +166,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "store": ("metadata_url", "objects_url", "storage_options"),
     "compute": ("backend", "scheduler_address"),
     "serve": ("admin_token", "token", "sensitive", "log_hash_key"),
+    "monitor": ("window", "webhook", "alerts_file", "rules", "retrain"),
 }
 
 

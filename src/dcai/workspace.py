@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from dcai.experiments.runs import Run
     from dcai.experiments.train import TrainResult
     from dcai.labels.namespace import LabelsNamespace
+    from dcai.monitor.namespace import MonitorNamespace
     from dcai.quality.audit import Audit
     from dcai.quality.namespace import QualityNamespace
     from dcai.quality.review import Review
@@ -220,6 +221,17 @@ class Workspace:
         from dcai.deploy.namespace import DeploymentsNamespace
 
         return DeploymentsNamespace(self.stores)
+
+    @cached_property
+    def monitor(self) -> MonitorNamespace:
+        """Monitoring: ``ws.monitor(NAME)`` measures a deployment's log per window.
+
+        >>> ws.monitor("web").windows.empty  # nothing served yet
+        True
+        """
+        from dcai.monitor.namespace import MonitorNamespace
+
+        return MonitorNamespace(self.stores)
 
     # Shortcuts: the flat names earlier issues fixed, each one line over a namespace. -------
     # This is the only place they are listed; ``ws.runs(where=...)`` is the runs namespace

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import run_dcai
@@ -36,11 +37,26 @@ def ws(template: Template, tmp_path: Path) -> Path:
     return path
 
 
+def shuffled_digits(seed: int) -> pd.DataFrame:
+    """scikit-learn's digits in a seeded random order (index reset)."""
+    from dcai.demo import digits_frame
+
+    return digits_frame().sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
 def build_deploy_workspace(
-    ws: Path, *, rows: int = 300, c_values: tuple[float, ...] = (1.0, 0.1), deploy: bool = True
+    ws: Path,
+    *,
+    rows: int = 300,
+    c_values: tuple[float, ...] = (1.0, 0.1),
+    deploy: bool = True,
+    shuffle: int | None = None,
 ) -> Path:
     """A workspace with digits (``rows`` rows, split), one registered model version per C
     (``digits/1``, ``digits/2``, ...) and deployment ``web`` serving ``digits/1``.
+
+    ``shuffle`` (a seed) takes the rows from :func:`shuffled_digits` instead of the first ones
+    (scikit-learn's digits are grouped by writer: later rows differ from earlier ones).
 
     Built with the library — seconds, where the CLI takes a process per step; the tests that
     use it exercise ``dcai deploy`` / ``dcai serve``, and the CLI steps that build it are tested
@@ -50,7 +66,8 @@ def build_deploy_workspace(
     from dcai.demo import digits_frame
 
     with dcai.Workspace(ws) as workspace:
-        workspace.data.add("digits", digits_frame().head(rows), label="label")
+        frame = digits_frame() if shuffle is None else shuffled_digits(shuffle)
+        workspace.data.add("digits", frame.head(rows), label="label")
         workspace.data.split("digits", dev=0.2, test=0.0, seed=0)
         for c in c_values:
             run = workspace.runs.train("digits", params={"C": c}, n_boot=0, capture_code=False)

@@ -123,7 +123,7 @@ def _dump(path: Path) -> list[str]:
 def test_the_revisions_are_one_per_schema_version() -> None:
     assert migrations.revisions() == list(REVISIONS)
     assert len(REVISIONS) == SCHEMA_VERSION == max(t.TABLES_BY_SCHEMA_VERSION)
-    assert HEAD_REVISION == "0006_deployments"
+    assert HEAD_REVISION == "0007_monitor"
 
 
 def test_a_new_database_is_at_head_with_created_at(tmp_path: Path) -> None:
@@ -322,20 +322,20 @@ def test_dcai_migrate_dry_run_then_apply(tmp_path: Path) -> None:
     report = json.loads(dry.stdout)
     assert report["dry_run"] is True and report["applied"] == []
     assert (report["current"], report["head"]) == ("0002_audits", HEAD_REVISION)
-    assert report["pending"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments"]
+    assert report["pending"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments", "0007_monitor"]
     assert report["stamped"] is False and report["schema_version"] == 2
     assert _dump(ws / "metadata.db") == before  # (opening it switched it to WAL: not content)
     assert "alembic_version" not in _tables(ws / "metadata.db")
 
     human = run_dcai("migrate", "--dry-run", workspace=ws)
     assert human.returncode == 0, human
-    assert "pending: 0003_labels, 0004_runs, 0005_registry, 0006_deployments" in human.stdout
+    assert "pending: 0003_labels, 0004_runs, 0005_registry, 0006_deployments, 0007_monitor" in human.stdout
     assert "nothing was changed" in human.stdout
 
     done = run_dcai("migrate", "--json", workspace=ws)
     assert done.returncode == 0, done
     report = json.loads(done.stdout)
-    assert report["applied"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments"]
+    assert report["applied"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments", "0007_monitor"]
     assert report["now"] == HEAD_REVISION
     assert _alembic_rows(ws / "metadata.db") == [HEAD_REVISION]
 

@@ -49,7 +49,7 @@ from dcai.store._objects import storage_error
 __all__ = ["HEAD_REVISION", "REVISIONS", "SCHEMA_VERSION", "MetadataStore", "MigrationStatus"]
 
 #: The schema this dcai writes. Workspaces with an older schema are migrated on open.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: The Alembic revision of each schema version, oldest first: ``REVISIONS[n - 1]`` made
 #: schema ``n``. A test checks this against the revision files in ``migrations/versions``.
@@ -60,6 +60,7 @@ REVISIONS: tuple[str, ...] = (
     "0004_runs",
     "0005_registry",
     "0006_deployments",
+    "0007_monitor",
 )
 HEAD_REVISION = REVISIONS[-1]
 

@@ -324,6 +324,43 @@ deployment_revisions = Table(
     UniqueConstraint("deployment_id", "revision", name="uq_deployment_revision"),
 )
 
+# Schema 7: monitoring — windows of a deployment's log as a time series, and its alerts. ------
+
+#: One row per deployment and window; recomputing a window replaces its row. The metrics are
+#: a JSON object (metric → number or null), the per-column table a JSON list of objects.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment", String(200), nullable=False),
+    # "3600s" for time windows, "every:500" for request-count windows.
+    Column("spec", String(40), nullable=False),
+    Column("window_start", String(40), nullable=False),
+    Column("window_end", String(40), nullable=False),
+    Column("complete", Integer, nullable=False),
+    Column("model_version", String(220), nullable=True),
+    Column("metrics_json", Text, nullable=False),
+    Column("columns_json", Text, nullable=False),
+    Column("computed_at", String(40), nullable=False),
+    UniqueConstraint("deployment", "spec", "window_start", name="uq_monitor_window"),
+)
+
+#: One row per alert episode (a rule in breach from ``since``); its state moves from firing to
+#: resolved once. Delivery (console, JSON Lines, webhook) happens when a row is made or resolved.
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment", String(200), nullable=False),
+    Column("spec", String(40), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("since", String(40), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("alert_json", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("deployment", "spec", "rule", "since", name="uq_monitor_alert"),
+)
+
 #: Tables introduced by each schema version, in order. Migration N creates these.
 TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     1: [meta, datasets, versions, version_parents],
@@ -332,6 +369,7 @@ TABLES_BY_SCHEMA_VERSION: dict[int, list[Table]] = {
     4: [experiments, runs, run_params, run_metrics, run_latest_metrics, run_tags, run_artifacts],
     5: [models, model_versions, model_aliases, model_alias_events],
     6: [deployments, deployment_revisions],
+    7: [monitor_windows, monitor_alerts],
 }
 
 #: Every column that references an object in the artifact store; garbage collection keeps

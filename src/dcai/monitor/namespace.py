@@ -1,0 +1,65 @@
+"""``ws.monitor``: monitoring windows of a deployment's log, their stored series, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dcai.monitor.deployment import MonitorReport
+    from dcai.store import Stores
+
+__all__ = ["MonitorNamespace"]
+
+
+class MonitorNamespace:
+    """Monitor deployments (``ws.monitor(NAME)``); see :mod:`dcai.monitor.deployment`.
+
+    >>> ws.monitor
+    <ws.monitor of ...>
+    """
+
+    def __init__(self, stores: Stores) -> None:
+        self._stores = stores
+
+    def __repr__(self) -> str:
+        return f"<ws.monitor of {self._stores.path}>"
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        window: str | None = None,
+        every: int | None = None,
+        since: str | None = None,
+        store: bool = True,
+        now: datetime | None = None,
+    ) -> MonitorReport:
+        """Measure deployment ``name``'s logged traffic per window (``window="1h"``, or
+        ``every=N`` requests; default ``[monitor] window`` of ``dcai.toml``, else 1 h), keep the
+        windows, judge the alert rules (``dcai monitor``).
+
+        >>> report = ws.monitor("web", window="1h")
+        >>> report.reference, len(report.windows)  # nothing logged yet
+        ('digits/1', 0)
+        """
+        from dcai.monitor.deployment import monitor_deployment
+
+        return monitor_deployment(
+            self._stores, name, window=window, every=every, since=since, store=store, now=now
+        )
+
+    def windows(
+        self, name: str, *, window: str | None = None, every: int | None = None
+    ) -> pd.DataFrame:
+        """The stored windows of ``name`` for one window size, oldest first.
+
+        >>> ws.monitor.windows("web", window="1h").empty
+        True
+        """
+        from dcai.monitor.deployment import _spec, stored_windows
+
+        spec, _ = _spec(window, every, self._stores.settings.monitor.get("window"))
+        return stored_windows(self._stores, name, spec)
