@@ -163,6 +163,7 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
             ["predict", "animals/1", "ds", "--out", str(out / "p.parquet"), "--deployment", "web"],
         ),
         ("logs_show", ["logs", "show", "web"]),
+        ("monitor", ["monitor", "web", "--window", "1d"]),
         ("logs_to_dataset", ["logs", "to-dataset", "web", "--name", "prod"]),
         ("review_queue", ["review-queue", "web", "list"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),

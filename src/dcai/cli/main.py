@@ -18,6 +18,7 @@ from dcai.cli import drift as drift_cli
 from dcai.cli import labels as labels_cli
 from dcai.cli import logs as logs_cli
 from dcai.cli import models as models_cli
+from dcai.cli import monitor as monitor_cli
 from dcai.cli import predict as predict_cli
 from dcai.cli import review as review_cli
 from dcai.cli import review_queue as review_queue_cli
@@ -65,6 +66,7 @@ app.command("train")(runs_cli.train)
 app.command("serve")(serve_cli.serve)
 app.command("predict")(predict_cli.predict)
 app.command("drift")(drift_cli.drift)
+app.command("monitor")(monitor_cli.monitor)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75

@@ -85,6 +85,12 @@ class Metrics:
             ["deployment"],
             registry=r,
         )
+        self.alerts_firing = Gauge(
+            "dcai_alerts_firing",
+            "Monitoring alerts firing (dcai monitor's rules, every window size).",
+            ["deployment"],
+            registry=r,
+        )
         self.feedback = Counter(
             "dcai_feedback",
             "Feedback received: labels (ground truth) and outcomes.",

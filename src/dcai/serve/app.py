@@ -456,10 +456,28 @@ def create_app(
                 continue
             metrics.review_queue.labels(name).set(len(waiting))
 
+    alerts_checked = [0.0]
+
+    def _count_alerts() -> None:
+        """Firing monitoring alerts from the workspace, at most every 10 s."""
+        from dcai.monitor.deployment import firing_alerts
+
+        if time.monotonic() - alerts_checked[0] < 10:
+            return
+        alerts_checked[0] = time.monotonic()
+        try:
+            firing = firing_alerts(stores)
+        except Exception:  # the metadata store busy: count again next time
+            logger.exception("could not count the firing alerts")
+            return
+        for name in source.snapshot.deployments:
+            metrics.alerts_firing.labels(name).set(firing.get(name, 0))
+
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:
         """Prometheus metrics."""
         _count_review_queues()
+        _count_alerts()
         return Response(metrics.render(), media_type=metrics.content_type)
 
     documented: list[Any] = [None, None]  # the snapshot and default the schema was built for
