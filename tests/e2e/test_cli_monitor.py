@@ -115,3 +115,78 @@ def test_bad_options_are_refused(ws: Path, args: list[str], fragments: list[str]
 def test_an_unknown_deployment_is_named(ws: Path) -> None:
     line = assert_rejected(run_dcai("monitor", "nope", workspace=ws), "nope")
     assert "deployment" in line
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three hours of logged production traffic, 70 % of it labelled by feedback."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from tests.e2e.conftest import build_deploy_workspace, shuffled_digits
+    from tests.monitor.traffic import send
+
+    path = build_deploy_workspace(tmp_path_factory.mktemp("retrain") / "ws", rows=600, shuffle=5)
+    frame = shuffled_digits(5).iloc[600:1200].reset_index(drop=True)
+    features = [c for c in frame.columns if c != "label"]
+    frame[features] = np.clip(frame[features] * 1.5, 0, 16).round()
+    start = datetime(2026, 11, 3, 6, 0, tzinfo=UTC)
+    send(path, frame, frame["label"], start=start, spacing=timedelta(seconds=18), feedback=0.7)
+    return path
+
+
+def test_retrain_json_and_canary(labelled: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "ws"
+    shutil.copytree(labelled, copy)
+    result = run_dcai(
+        "retrain", "web", "--canary", "10", "--holdout", "30m", "--json", workspace=copy
+    )
+    report = json.loads(ok(result).stdout, parse_constant=lambda c: pytest.fail(c))
+    assert {"dataset", "run", "model", "comparison"} <= set(report)
+    assert report["model"] == "digits/3" and report["dataset"].startswith("digits@")
+    assert report["comparison"]["dev"]["n"] > 0 and report["comparison"]["production"]["n"] > 10
+    shown = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=copy))
+    assert shown["canary"] == {"model": "digits/3", "percent": 10.0}
+    lineage = ok_json(run_dcai("data", "show", report["dataset"], "--json", workspace=copy))
+    assert lineage["operation"] == "retrain" and lineage["params"]["deployment"] == "web"
+    human = ok(run_dcai("retrain", "web", "--holdout", "30m", workspace=copy))
+    assert "production window" in human.stdout and "dev split" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["web", "--canary", "0"], ["--canary"]),
+        (["nope"], ["nope"]),
+        (["web", "--holdout", "forever"], ["--holdout"]),
+        (["web", "--holdout", "1d"], ["nothing new to train on"]),
+    ],
+)
+def test_retrain_bad_input(labelled: Path, args: list[str], fragments: list[str]) -> None:
+    assert_rejected(run_dcai("retrain", *args, workspace=labelled), *fragments)
+
+
+def test_retrain_without_feedback_is_refused(ws: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy)
+    shutil.rmtree(copy / "logs" / "feedback", ignore_errors=True)
+    assert_rejected(run_dcai("retrain", "web", workspace=copy), "feedback label")
+
+
+def test_html_report_is_written_and_not_overwritten_without_force(
+    ws: Path, tmp_path: Path
+) -> None:
+    page = tmp_path / "monitor.html"
+    done = ok(run_dcai("monitor", "web", "--window", "1d", "--html", str(page), workspace=ws))
+    assert f"report: {page}" in done.stdout.replace("\n", "")
+    text = page.read_text(encoding="utf-8")
+    assert "Plotly" in text and "web" in text and "<script src=\"http" not in text
+    assert_rejected(
+        run_dcai("monitor", "web", "--html", str(page), workspace=ws), str(page.name)
+    )
+    ok(run_dcai("monitor", "web", "--html", str(page), "--force", workspace=ws))

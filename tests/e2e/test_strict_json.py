@@ -37,6 +37,8 @@ EXCLUDED: dict[str, str] = {
     "parsed strictly in tests/e2e/test_serve.py",
     "deploy ramp": "needs a live server's traffic to take a step; its --json output is parsed "
     "strictly in tests/e2e/test_ramp_live.py",
+    "retrain": "needs production rows with feedback labels; its --json output is parsed "
+    "strictly in tests/e2e/test_cli_monitor.py",
 }
 
 # Runs ``main(argv)`` for each step; ``@step.key`` arguments take a value from an earlier

@@ -20,6 +20,7 @@ from dcai.cli import logs as logs_cli
 from dcai.cli import models as models_cli
 from dcai.cli import monitor as monitor_cli
 from dcai.cli import predict as predict_cli
+from dcai.cli import retrain as retrain_cli
 from dcai.cli import review as review_cli
 from dcai.cli import review_queue as review_queue_cli
 from dcai.cli import runs as runs_cli
@@ -67,6 +68,7 @@ app.command("serve")(serve_cli.serve)
 app.command("predict")(predict_cli.predict)
 app.command("drift")(drift_cli.drift)
 app.command("monitor")(monitor_cli.monitor)
+app.command("retrain")(retrain_cli.retrain)
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75

@@ -117,6 +117,30 @@ def _spec_args(spec: str) -> dict[str, Any]:
     return {"window": spec}
 
 
+def _maybe_retrain(
+    ws: Workspace, name: str, report: MonitorReport, policy: Any, json_: bool
+) -> None:
+    """``[monitor.retrain]``: retrain when one of its rules fires (at most every interval)."""
+    from dcai.errors import DcaiError
+    from dcai.monitor.retrain import due_for_retraining
+
+    reason = due_for_retraining(ws.stores, name, report.firing, policy)
+    if reason is None:
+        return
+    try:
+        result = ws.monitor.retrain(name, canary=policy.canary, reason=reason)
+    except DcaiError as exc:  # e.g. no feedback yet: say so, keep watching
+        err_console.print(f"retrain skipped: {escape(str(exc))}")
+        return
+    if json_:
+        print_json({"retrained": result.to_dict()})
+    else:
+        console.print(
+            f"retrained ({escape(reason)}): {escape(result.dataset)} → {escape(result.model)}"
+            + (f", canary {result.canary['percent']:g} %" if result.canary else "")
+        )
+
+
 def monitor(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The deployment.")],
@@ -166,6 +190,11 @@ def monitor(
 
         check_output_path(html, workspace=ws, force=force)
     printer = None if json_ else (lambda line: err_console.print(f"[red]{escape(line)}[/]"))
+    policy = None
+    if watch:
+        from dcai.monitor.retrain import retrain_policy
+
+        policy = retrain_policy(ws.stores.settings.monitor)
     report: MonitorReport
     while True:
         report = ws.monitor(name, window=window, every=every, since=since)
@@ -184,6 +213,8 @@ def monitor(
                 console.print(f"report: {escape(str(html))}")
         if not watch:
             break
+        if policy is not None:
+            _maybe_retrain(ws, name, report, policy, json_)
         try:
             time.sleep(pause)
         except KeyboardInterrupt:

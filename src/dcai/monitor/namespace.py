@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dcai.monitor.deployment import MonitorReport
+    from dcai.monitor.retrain import RetrainResult
     from dcai.store import Stores
 
 __all__ = ["MonitorNamespace"]
@@ -63,3 +64,34 @@ class MonitorNamespace:
 
         spec, _ = _spec(window, every, self._stores.settings.monitor.get("window"))
         return stored_windows(self._stores, name, spec)
+
+    def retrain(
+        self,
+        name: str,
+        *,
+        canary: float | None = None,
+        since: str | None = None,
+        holdout: str | None = None,
+        reason: str = "",
+        author: str | None = None,
+    ) -> RetrainResult:
+        """Retrain ``name``'s primary on its training data plus the labelled production rows,
+        register and compare the candidate, optionally canary it (``dcai retrain``; see
+        :mod:`dcai.monitor.retrain`).
+
+        >>> ws.monitor.retrain("web")  # nothing labelled in production yet
+        Traceback (most recent call last):
+        ...
+        dcai.errors.InvalidInputError: no logged prediction of 'web' has a feedback label yet...
+        """
+        from dcai.monitor.retrain import retrain
+
+        return retrain(
+            self._stores,
+            name,
+            canary=canary,
+            since=since,
+            holdout=holdout,
+            reason=reason,
+            author=author,
+        )

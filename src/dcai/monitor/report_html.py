@@ -210,7 +210,11 @@ def render_monitor_report(
         times = _frame_times(frame)
         over_time = _time_charts(frame, times, alerts, rules, limits)
         charts += over_time
-        parts.append("<h2>Metrics over time</h2>")
+        parts.append(
+            "<h2>Metrics over time</h2><p class='note'>Each point is a window at its start "
+            "(UTC); dashed lines are the alert rules' limits, shaded spans their alerts (red "
+            "firing, orange resolved).</p>"
+        )
         if not (frame.get("complete", pd.Series(True, index=frame.index)).fillna(True)).all():
             parts.append("<p class='note'>Hollow markers: windows still open (incomplete).</p>")
         parts += over_time or ["<p class='note'>Every metric is empty.</p>"]
@@ -376,7 +380,7 @@ def _time_charts(
     if other:
         groups.append(_Group("Other metrics with rules", other, "value"))
     last_end = _plot_times([frame["window_end"].iloc[-1] if "window_end" in frame else None])[0]
-    divs = []
+    divs: list[str] = []
     for group in groups:
         extra = [
             str(c) for c in frame.columns if group.prefixes and str(c).startswith(group.prefixes)
@@ -468,7 +472,7 @@ def _group_figure(
         legend={"orientation": "h", "y": -0.2},
         hovermode="x unified",
     )
-    figure.update_xaxes(type="date", title_text="window start (UTC)")
+    figure.update_xaxes(type="date")
     figure.update_yaxes(title_text=_e(group.left_title), secondary_y=False)
     if right:
         figure.update_yaxes(title_text=_e(group.right_title), secondary_y=True, showgrid=False)
@@ -539,7 +543,7 @@ def _input_charts(
     order = [c for c in newest["column"] if c in both] if len(newest) else []
     order += [c for c in both if c not in order]
     details = {row["column"]: row for row in newest.to_dict("records")} if len(newest) else {}
-    divs = []
+    divs: list[str] = []
     for column in order[:INPUT_CHARTS]:
         numeric = column in reference.numeric_range
         figure = (_numeric_figure if numeric else _category_figure)(sample[column], latest[column])
