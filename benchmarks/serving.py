@@ -801,11 +801,26 @@ def render(res: dict[str, Any], quick: bool, command: str) -> str:
     mlflow_cmd = " ".join(mlflow_command("DIR", 5000)).replace(
         str(Path(sys.executable).parent / "mlflow"), "mlflow"
     )
+    # uvicorn's "auto" HTTP and loop choices take httptools and uvloop when they import (they
+    # come with uvicorn[standard], which evidently pulls into .venv-bench); all three servers
+    # run in this environment.
+    from importlib.util import find_spec
+
+    http_impl = "httptools" if find_spec("httptools") else "h11"
+    loop_impl = "uvloop" if find_spec("uvloop") else "asyncio"
+    installed = [m for m in ("httptools", "uvloop") if find_spec(m)]
+    stack = (
+        "uvicorn runs on its pure-Python stack (h11, asyncio) in all three servers: neither "
+        "httptools nor uvloop is installed."
+        if not installed
+        else f'uvicorn\'s "auto" choice is {http_impl} for HTTP and {loop_impl} for the event '
+        f"loop in all three servers ({' and '.join(installed)} installed in the benchmark "
+        "environment)."
+    )
     lines = [
         SECTION,
         "",
-        f"Measured {when} on {machine()}{note}; {env}. uvicorn runs on its pure-Python stack "
-        "(h11, asyncio) in all three servers: neither httptools nor uvloop is installed.",
+        f"Measured {when} on {machine()}{note}; {env}. {stack}",
         "",
         f"Command: `{command}`.",
         "",

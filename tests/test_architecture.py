@@ -382,7 +382,14 @@ def test_listing_datasets_loads_no_data_stack(tmp_path: Path) -> None:
 # The root and its namespaces (issue 22) ---------------------------------------------------
 
 # Only the root and the interfaces know the Workspace; everything below takes ``Stores``.
-WORKSPACE_USERS = ("dcai", "dcai.workspace", "dcai.cli", "dcai.demo", "dcai._demo_deploy")
+WORKSPACE_USERS = (
+    "dcai",
+    "dcai.workspace",
+    "dcai.cli",
+    "dcai.demo",
+    "dcai._demo_deploy",
+    "dcai._demo_monitor",
+)
 
 
 def _all_modules() -> list[tuple[str, Path]]:

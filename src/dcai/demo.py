@@ -136,6 +136,8 @@ class DemoResult:
     production_reason: str
     #: Deploy and serve (:func:`dcai._demo_deploy.deploy_and_serve`); None without ``serve``.
     deploy: dict[str, Any] | None = None
+    #: Monitor, alert, retrain, promote (:func:`dcai._demo_monitor.monitor_and_retrain`).
+    monitor: dict[str, Any] | None = None
 
 
 def run_demo(
@@ -216,6 +218,14 @@ def run_demo(
         clean,
         seed=seed,
     )
+    monitor = None
+    if deploy is not None:  # the serve extra: its log is what monitoring reads
+        from dcai._demo_deploy import DEPLOYMENT
+        from dcai._demo_monitor import monitor_and_retrain
+
+        pool = test_rows.drop(columns=["split", "faint"], errors="ignore")
+        pool = pool.assign(label=clean.reindex(pool.index).to_numpy())
+        monitor = monitor_and_retrain(ws, DEPLOYMENT, pool.reset_index(drop=True), seed=seed)
     return DemoResult(
         workspace=ws,
         added=added,
@@ -238,6 +248,7 @@ def run_demo(
         analysis_clean=analysis_clean,
         report=report,
         deploy=deploy,
+        monitor=monitor,
         **training,
     )
 

@@ -133,6 +133,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
         run_dcai("data", "log", "digits", "--json", workspace=tmp_path / "demo").stdout
     )
     assert [v["operation"] for v in log] == [
+        "retrain",
         "import_annotations",
         "review",
         "plant_label_errors",
@@ -141,7 +142,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
         "add",
     ]
     assert "planted errors found" in result.stdout
-    assert log[2]["rows"] == 1797
+    assert log[3]["rows"] == 1797
     # The labelers part: agreement, the confused pair, consensus, HLP, conventions.
     for fragment in ("Fleiss' kappa", "1 ↔ 8", "Dawid–Skene consensus", "human-level performance"):
         assert fragment in result.stdout, fragment
@@ -163,27 +164,40 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
         run_dcai("models", "show", "digits", "--json", workspace=tmp_path / "demo").stdout
     )
     versions = shown["versions"]
-    assert [v["version"] for v in versions] == [1, 2]
+    assert [v["version"] for v in versions] == [1, 2, 3]  # 3: retrained from production data
     # digits/1 is the noisy version's model, digits/2 the cleaned (reviewed) one's.
-    assert [v["dataset"] for v in versions] == [f"digits@{log[i]['id']}" for i in (2, 1)]
+    assert [v["dataset"] for v in versions][:2] == [f"digits@{log[i]['id']}" for i in (3, 2)]
     assert sum("production" in v["aliases"] for v in versions) == 1
     # Deploy and serve: a real server, a canary rolled back, feedback, data flowing back.
     assert "deploy and serve" in result.stdout and "rolled back without a restart" in result.stdout
     deployment = json.loads(
         run_dcai("deploy", "show", "digits-web", "--json", workspace=tmp_path / "demo").stdout
     )
-    assert [h["action"] for h in deployment["history"]] == ["create", "set", "canary", "rollback"]
+    assert [h["action"] for h in deployment["history"]] == [
+        "create",
+        "set",
+        "canary",
+        "rollback",
+        "canary",
+        "canary",
+        "promote",
+    ]
     assert deployment["canary"] is None and deployment["mode"] == "partial"
+    assert deployment["primary"] == {"model": "digits/3"}
     logged = json.loads(
         run_dcai(
-            "logs", "show", "digits-web", "--limit", "1000", "--json", workspace=tmp_path / "demo"
+            "logs", "show", "digits-web", "--limit", "5000", "--json", workspace=tmp_path / "demo"
         ).stdout
     )
-    assert len(logged["rows"]) == 241 and {r["route"] for r in logged["rows"]} == {
-        "primary",
-        "canary",
-    }
-    assert sum(r["feedback"] is not None for r in logged["rows"]) == 120
+    # 241 requests served over HTTP (120 with feedback), then six simulated hours of 150.
+    assert len(logged["rows"]) == 241 + 900
+    live = logged["rows"][:241]  # newest first: the simulated hours end before the live minute
+    assert len(live) == 241 and {r["route"] for r in live} == {"primary", "canary"}
+    assert sum(r["feedback"] is not None for r in live) == 120
+    # Monitor, alert, retrain: the drift alert fired; the report was written.
+    for fragment in ("monitor, alert, retrain", "alert inputs drifted", "retrained: digits@"):
+        assert fragment in result.stdout, fragment
+    assert (tmp_path / "demo" / "reports" / "monitor-digits-web.html").is_file()
     production = json.loads(
         run_dcai("data", "log", "digits-production", "--json", workspace=tmp_path / "demo").stdout
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import dcai
@@ -169,3 +170,42 @@ def test_a_bad_rule_is_refused_naming_it(served: Path, tmp_path: Path) -> None:
     )
     with dcai.Workspace(ws_path) as ws, pytest.raises(InvalidInputError, match="op"):
         monitor_deployment(ws.stores, "web", window="1h", now=NOW)
+
+
+def test_reading_inputs_in_duckdb_matches_parsing_them_in_python(served: Path) -> None:
+    from dcai.monitor.deployment import _read_logs, reference_for
+    from dcai.monitor.windows import compute_windows
+
+    with dcai.Workspace(served) as ws:
+        reference, _ = reference_for(ws.stores, "digits/1")
+        rows, errors, parsed = _read_logs(ws.stores, "web", None, reference)
+        raw, _, none = _read_logs(ws.stores, "web", None, None)
+    assert none is None and "inputs" in raw and "inputs" not in rows and parsed is not None
+    moment = NOW.timestamp()
+    python = compute_windows(raw, errors=errors, reference=reference, window_seconds=1800, now=moment)
+    duck = compute_windows(
+        rows,
+        errors=errors,
+        reference=reference,
+        window_seconds=1800,
+        now=moment,
+        parsed_inputs=parsed,
+    )
+    pd.testing.assert_frame_equal(python.windows, duck.windows)
+    pd.testing.assert_frame_equal(python.columns, duck.columns)
+
+
+@pytest.mark.parametrize("key", ["px.0", 'a"b', "it's", "naïve key", "back\\slash"])
+def test_any_column_name_is_read_out_of_the_json(key: str) -> None:
+    import duckdb
+
+    from dcai.deploy.prediction_log import inputs_json
+    from dcai.monitor.deployment import _json_path
+
+    text = inputs_json({key: 2.5, "other": 1})
+    with duckdb.connect(":memory:") as conn:
+        found = conn.execute(
+            "SELECT TRY_CAST(json_extract_string(?, ?) AS DOUBLE), json_exists(?, ?)",
+            [text, _json_path(key), text, _json_path(key)],
+        ).fetchone()
+    assert found == (2.5, True)

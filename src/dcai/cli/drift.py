@@ -25,8 +25,8 @@ def drift(
         float | None,
         typer.Option(
             "--min-effect",
-            help="Smallest effect that counts as drift (default 0.1: Wasserstein in reference "
-            "SDs for numbers, Jensen-Shannon distance for categories).",
+            help="Smallest effect that counts as drift, for both kinds (default 0.05 reference "
+            "SDs of Wasserstein for numbers, 0.1 Jensen-Shannon distance for categories).",
         ),
     ] = None,
     correction: Annotated[

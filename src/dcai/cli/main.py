@@ -365,6 +365,8 @@ def demo(
     _print_training_demo(result)
     console.rule("deploy and serve")
     _print_deploy_demo(result)
+    console.rule("monitor, alert, retrain")
+    _print_monitor_demo(result)
     console.print(version_table(ws.data.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
@@ -438,6 +440,69 @@ def _print_training_demo(result: Any) -> None:
         f"registered {registered}; [bold]production → {result.production.ref}[/] "
         f"({escape(result.production_reason)})"
     )
+
+
+def _print_monitor_demo(result: Any) -> None:
+    """Six simulated hours, the windows, the alerts, the retrained model and the promotion."""
+    from rich.table import Table
+
+    from dcai._demo_deploy import DEPLOYMENT
+
+    shown = result.monitor
+    if shown is None:
+        console.print("skipped: monitoring reads the log of the serve extra")
+        return
+    console.print(
+        f"{shown['requests']} requests over six simulated hours: two as usual, two after a "
+        "sudden change (pixels x 1.6, a brighter camera), two of a gradual one; the true label "
+        "comes back 45 minutes later for 60 % of them"
+    )
+    table = Table(title=f"dcai monitor {DEPLOYMENT} --window 1h", title_justify="left")
+    for column in ("hour (UTC)", "requests", "drifted", "out of range", "confidence",
+                   "accuracy [95 %]", "estimated"):
+        table.add_column(column, justify="left" if column.startswith("hour") else "right")
+    for row in shown["windows"].to_dict(orient="records"):
+        accuracy = row["accuracy"]
+        table.add_row(
+            str(row["window_start"])[:16].replace("T", " "),
+            f"{row['requests']:,}",
+            "—" if row["drift_share"] != row["drift_share"] else f"{row['drift_share']:.0%}",
+            f"{row['out_of_range_rate']:.1%}",
+            f"{row['confidence_mean']:.3f}",
+            "—"
+            if accuracy != accuracy
+            else f"{accuracy:.2f} [{row['accuracy_low']:.2f}, {row['accuracy_high']:.2f}]",
+            f"{row['estimated_accuracy']:.2f}",
+        )
+    console.print(table)
+    for alert in shown["alerts"]:
+        console.print(
+            f"  alert [red]{escape(alert['rule'])}[/] ({alert['state']}): {alert['metric']} = "
+            f"{alert['value']:.3g} {alert['op']} {alert['threshold']:.3g} since "
+            f"{str(alert['since'])[11:16]}"
+        )
+    retrained = shown["retrained"]
+    dataset = shown["dataset"]
+    console.print(
+        f"retrained: [bold cyan]{dataset.ref}[/] = {dataset.params['base']} + "
+        f"{retrained.added_rows} labelled production rows (operation retrain; lineage: "
+        f"deployment, revisions, models, alerts) → [bold]{retrained.model}[/]"
+    )
+    for name, found in retrained.comparison.items():
+        if found is None:
+            continue
+        console.print(
+            f"  {name}: candidate {found['candidate_accuracy']:.3f} vs production "
+            f"{found['production_accuracy']:.3f} on {found['n']} ({found['difference'] * 100:+.1f}"
+            f" points [{found['low'] * 100:+.1f}, {found['high'] * 100:+.1f}]"
+            f"{', real' if found['real'] else ', within noise'})"
+        )
+    history = shown["deployment"].history[-3:]
+    console.print(
+        "canary → ramp → promote: "
+        + " · ".join(f"rev {r.revision} {r.action} ({escape(r.reason)})" for r in history)
+    )
+    console.print(f"monitoring report: {escape(str(shown['report']))}")
 
 
 def _print_deploy_demo(result: Any) -> None:

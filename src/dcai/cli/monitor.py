@@ -92,10 +92,11 @@ def _print(report: MonitorReport) -> None:
 def _html(ws: Workspace, report: MonitorReport, path: Path, *, force: bool) -> None:
     from dcai._user_files import write_user_bytes
     from dcai.monitor.alerts import parse_rules
+    from dcai.monitor.deployment import monitor_settings
     from dcai.monitor.report_html import render_monitor_report
 
     series = ws.monitor.windows(report.deployment, **_spec_args(report.spec))
-    rules = parse_rules(ws.stores.settings.monitor.get("rules", []))
+    rules = parse_rules(monitor_settings(ws.stores).get("rules", []))
     page = render_monitor_report(
         deployment=report.deployment,
         window=report.spec,
@@ -192,9 +193,10 @@ def monitor(
     printer = None if json_ else (lambda line: err_console.print(f"[red]{escape(line)}[/]"))
     policy = None
     if watch:
+        from dcai.monitor.deployment import monitor_settings
         from dcai.monitor.retrain import retrain_policy
 
-        policy = retrain_policy(ws.stores.settings.monitor)
+        policy = retrain_policy(monitor_settings(ws.stores))
     report: MonitorReport
     while True:
         report = ws.monitor(name, window=window, every=every, since=since)

@@ -107,8 +107,9 @@ def _files(folder: Path, deployment: str) -> str | None:
 
 
 def _connect() -> Any:
-    import duckdb
+    from dcai._optional import import_optional
 
+    duckdb = import_optional("duckdb", extra="serve", purpose="reading the prediction log")
     return duckdb.connect(":memory:")
 
 

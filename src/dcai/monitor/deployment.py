@@ -38,6 +38,7 @@ __all__ = [
     "MonitorReport",
     "firing_alerts",
     "monitor_deployment",
+    "monitor_settings",
     "reference_for",
     "stored_windows",
 ]
@@ -104,6 +105,14 @@ def _plain_record(record: dict[str, Any]) -> dict[str, Any]:
     return {str(k): _plain(v) for k, v in record.items()}
 
 
+def monitor_settings(stores: Stores) -> dict[str, Any]:
+    """``[monitor]`` of the workspace's ``dcai.toml`` as it is now: read at every pass, so a
+    rule edited while ``dcai monitor --watch`` runs counts from its next pass."""
+    from dcai.config import Settings
+
+    return Settings.load(stores.path).monitor
+
+
 def _spec(window: str | None, every: int | None, configured: Any) -> tuple[str, float | None]:
     from dcai.deploy.logs import parse_duration
 
@@ -120,10 +129,47 @@ def _spec(window: str | None, every: int | None, configured: Any) -> tuple[str, 
     return f"{seconds:g}s", seconds
 
 
+def _json_path(key: str) -> str:
+    """The JSON path of one top-level key, quoted (any character allowed in a column name)."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list[str]]:
+    """SELECT expressions (with their parameters) reading the monitored inputs out of the
+    logged JSON in DuckDB: numeric columns as DOUBLE, the others as text, and ``_violation``
+    (a feature absent, or a number that is not one). Column names travel as parameters."""
+    if reference is None or not reference.features:
+        return [], [], []
+    expressions: list[str] = []
+    params: list[Any] = []
+    names: list[str] = []
+    for i, column in enumerate(reference.features):
+        path = _json_path(column)
+        if column in reference.numeric_range:
+            expressions.append(f'TRY_CAST(json_extract_string(p.inputs, ?) AS DOUBLE) AS "_f{i}"')
+        else:
+            expressions.append(f'json_extract_string(p.inputs, ?) AS "_f{i}"')
+        params.append(path)
+        names.append(column)
+    checks: list[str] = []
+    for column in reference.features:
+        checks.append("NOT json_exists(p.inputs, ?)")
+        params.append(_json_path(column))
+    for column in reference.numeric_range:
+        checks.append(
+            "(json_extract_string(p.inputs, ?) IS NOT NULL AND "
+            "TRY_CAST(json_extract_string(p.inputs, ?) AS DOUBLE) IS NULL)"
+        )
+        params.extend([_json_path(column), _json_path(column)])
+    expressions.append(f"({' OR '.join(checks)}) AS _violation")
+    return expressions, params, names
+
+
 def _read_logs(
-    stores: Stores, name: str, since: str | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Prediction rows with their newest feedback joined, and error rows, from ``since``."""
+    stores: Stores, name: str, since: str | None, reference: Reference | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Prediction rows with their newest feedback joined, error rows, and the monitored inputs
+    read out of the logged JSON by DuckDB (None when there is no reference)."""
     from dcai.deploy.logs import _connect, _files
     from dcai.deploy.prediction_log import (
         PREDICTION_FIELDS,
@@ -135,17 +181,18 @@ def _read_logs(
     predictions = _files(prediction_log_dir(stores.path), name)
     feedback = _files(feedback_log_dir(stores.path), name)
     errors = _files(error_log_dir(stores.path), name)
-    columns = ", ".join(f'p."{c}"' for c, _ in PREDICTION_FIELDS)
+    extract, extract_params, extracted = _extraction(reference)
+    logged = [c for c, _ in PREDICTION_FIELDS if not (extract and c == "inputs")]
+    columns = ", ".join([*(f'p."{c}"' for c in logged), *extract])
     empty = pd.DataFrame(columns=[c for c, _ in PREDICTION_FIELDS])
+    parsed = None
     with _connect() as conn:
         if predictions is None:
             rows = empty
         else:
-            params: list[Any] = [predictions]
+            params: list[Any] = [*extract_params, predictions]
             joined = ""
-            extra = (
-                "NULL AS feedback_label, NULL AS feedback_outcome, NULL AS feedback_source"
-            )
+            extra = "NULL AS feedback_label, NULL AS feedback_outcome, NULL AS feedback_source"
             if feedback is not None:
                 joined = """LEFT JOIN (
                     SELECT request_id, "index",
@@ -169,6 +216,14 @@ def _read_logs(
                     ORDER BY p.time, p.request_id, p."index" """,
                 params,
             ).df()
+            if extract:
+                renamed = {f"_f{i}": column for i, column in enumerate(extracted)}
+                parsed = rows[[*renamed, "_violation"]].rename(columns=renamed)
+                parsed["_violation"] = parsed["_violation"].fillna(True).astype(bool)
+                assert reference is not None
+                for column in reference.categories:  # JSON true/false: Python's spelling
+                    parsed[column] = parsed[column].replace({"true": "True", "false": "False"})
+                rows = rows.drop(columns=[*renamed, "_violation"])
         error_rows = pd.DataFrame(columns=["time", "route"])
         if errors is not None:
             error_rows = conn.execute(
@@ -176,7 +231,7 @@ def _read_logs(
                 + (" WHERE time >= ?" if since is not None else ""),
                 [errors, *([since] if since is not None else [])],
             ).df()
-    return rows, error_rows
+    return rows, error_rows, parsed
 
 
 def reference_for(stores: Stores, model: str) -> tuple[Reference | None, list[str]]:
@@ -317,7 +372,7 @@ def stored_windows(stores: Stores, name: str, spec: str) -> pd.DataFrame:
 def _rules(stores: Stores) -> list[Any]:
     from dcai.monitor.alerts import parse_rules
 
-    raw = stores.settings.monitor.get("rules", [])
+    raw = monitor_settings(stores).get("rules", [])
     where = f"{stores.path / 'dcai.toml'} [[monitor.rules]]"
     if not isinstance(raw, list):
         raise InvalidInputError(
@@ -399,7 +454,7 @@ def firing_alerts(stores: Stores) -> dict[str, int]:
 def _sinks(stores: Stores, console: Callable[[str], None] | None) -> AlertSinks:
     from dcai.monitor.alerts import AlertSinks
 
-    settings = stores.settings.monitor
+    settings = monitor_settings(stores)
     target = str(settings.get("alerts_file", "monitor/alerts.jsonl"))
     root = stores.path.resolve()
     path = (root / target).resolve()
@@ -432,10 +487,11 @@ def monitor_deployment(
     from dcai.deploy.logs import parse_since
 
     deployment = get_deployment(stores, name)
-    spec, seconds = _spec(window, every, stores.settings.monitor.get("window"))
+    spec, seconds = _spec(window, every, monitor_settings(stores).get("window"))
     rules = _rules(stores)
     start = parse_since(since, now=now)
-    rows, errors = _read_logs(stores, name, start)
+    reference, reference_notes = reference_for(stores, deployment.primary)
+    rows, errors, parsed = _read_logs(stores, name, start, reference)
     notes: list[str] = []
     if rows.empty:
         notes.append(
@@ -443,11 +499,16 @@ def monitor_deployment(
             + (f" since {start}" if start else "")
             + ": serve it (dcai serve) or predict in batch with --deployment"
         )
-    reference, reference_notes = reference_for(stores, deployment.primary)
     notes.extend(reference_notes)
     moment = (now or datetime.now(UTC)).timestamp()
     result = compute_windows(
-        rows, errors=errors, reference=reference, window_seconds=seconds, every=every, now=moment
+        rows,
+        errors=errors,
+        reference=reference,
+        window_seconds=seconds,
+        every=every,
+        now=moment,
+        parsed_inputs=parsed,
     )
     notes.extend(result.notes)
     report = MonitorReport(

@@ -84,7 +84,10 @@ DRIFT_COLUMNS = (
 )
 Mode = Literal["dcai", "evidently"]
 Correction = Literal["bh", "bonferroni"] | None
-_DEFAULT_MIN_EFFECT: dict[str, float] = {"numeric": 0.1, "categorical": 0.1}
+# Numeric: half of 0.1 SD, the smallest mean shift users ask to be caught. A cut-off of exactly
+# 0.1 SD (Evidently's) would miss a 0.1-SD shift about half the time: its estimated
+# Wasserstein distance falls on either side of 0.1 (docs/monitor.md, "Drift rule").
+_DEFAULT_MIN_EFFECT: dict[str, float] = {"numeric": 0.05, "categorical": 0.1}
 #: Evidently: above this many reference rows, distances replace tests.
 EVIDENTLY_SMALL_N = 1000
 #: Evidently: numeric columns with at most this many distinct values are categorical.
@@ -143,7 +146,7 @@ class DriftDetector:
         Level for the adjusted p-values (default 0.05).
     min_effect
         Practical minimum effect for ``drift``: a number for both kinds or a mapping
-        ``{"numeric": ..., "categorical": ...}`` (defaults 0.1 and 0.1).
+        ``{"numeric": ..., "categorical": ...}`` (defaults 0.05 and 0.1).
     correction
         ``"bh"`` (Benjamini–Hochberg, default), ``"bonferroni"`` or ``None``.
     categorical, numeric

@@ -60,9 +60,9 @@ class MonitorNamespace:
         >>> ws.monitor.windows("web", window="1h").empty
         True
         """
-        from dcai.monitor.deployment import _spec, stored_windows
+        from dcai.monitor.deployment import _spec, monitor_settings, stored_windows
 
-        spec, _ = _spec(window, every, self._stores.settings.monitor.get("window"))
+        spec, _ = _spec(window, every, monitor_settings(self._stores).get("window"))
         return stored_windows(self._stores, name, spec)
 
     def retrain(

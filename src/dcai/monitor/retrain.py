@@ -161,6 +161,7 @@ def retrain(
     from dcai.experiments.recipes import parse_param
     from dcai.experiments.registry import load_registered_model, register_model
     from dcai.experiments.train import train
+    from dcai.monitor.deployment import monitor_settings
 
     if canary is not None and not 0 < canary <= 100:
         raise InvalidInputError(f"--canary {canary} is outside (0, 100]", hint="Use e.g. 10.")
@@ -211,7 +212,7 @@ def retrain(
             "or no input"
         )
     rows, inputs, truth = rows[usable], inputs[usable], truth[usable]
-    window = holdout or str(stores.settings.monitor.get("window") or "1h")
+    window = holdout or str(monitor_settings(stores).get("window") or "1h")
     cut = pd.to_datetime(rows["time"], utc=True, format="ISO8601")
     held = (
         cut >= cut.max() - timedelta(seconds=parse_duration(window, option="--holdout"))

@@ -308,9 +308,16 @@ def _decode(text: Any) -> Any:
         return None
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Two labels as the log holds them (JSON values): equal when their text is."""
-    return _category_text(a) == _category_text(b)
+def _canonical(json_texts: pd.Series) -> pd.Series:
+    """Labels as the log holds them (JSON text) as comparable text — ``3``, ``3.0`` and
+    ``"3"`` all read ``"3"`` — or None for null; decoded once per distinct value."""
+    values = json_texts.astype(object)
+    distinct = pd.unique(values.dropna())
+    mapping: dict[Any, Any] = {}
+    for text in distinct:
+        decoded = _decode(text)
+        mapping[text] = None if decoded is None else _category_text(decoded)
+    return values.map(mapping).astype(object)
 
 
 def compute_windows(
@@ -321,12 +328,16 @@ def compute_windows(
     window_seconds: float | None = None,
     every: int | None = None,
     now: float | None = None,
+    parsed_inputs: pd.DataFrame | None = None,
 ) -> WindowResult:
     """Cut the prediction log ``rows`` into windows and measure each (module docstring).
 
     ``rows`` has the prediction log's columns, and optionally ``feedback_label``,
     ``feedback_outcome`` and ``feedback_source`` (the newest feedback per instance);
-    ``errors`` the error log's. Give ``window_seconds`` or ``every``.
+    ``errors`` the error log's. Give ``window_seconds`` or ``every``. ``parsed_inputs``
+    (one row per row of ``rows``) holds the monitored input columns already read from the
+    ``inputs`` JSON — numeric ones as float64 — and ``_violation`` (a feature absent or of the
+    wrong kind); without it the JSON is parsed here.
     """
     if (window_seconds is None) == (every is None):
         raise ValueError("give exactly one of window_seconds and every")
@@ -334,11 +345,16 @@ def compute_windows(
     times = pd.to_datetime(rows["time"], utc=True, format="ISO8601")
     served_mask = rows["route"].isin(SERVED_ROUTES).to_numpy()
     served = rows[served_mask].reset_index(drop=True)
+    parsed = (
+        parsed_inputs[served_mask].reset_index(drop=True) if parsed_inputs is not None else None
+    )
     served_times = times[served_mask].reset_index(drop=True)
     if served.empty:
         return WindowResult(_empty_windows(reference), pd.DataFrame(columns=list(COLUMN_METRICS)))
     ids, bounds = _window_ids(served_times, window_seconds, every, served["request_id"])
-    served = served.assign(_w=ids, _t=_seconds(served_times))
+    served = served.assign(_w=ids, _t=_seconds(served_times), _label=_canonical(served["label"]))
+    if "feedback_label" in served:
+        served["_truth"] = _canonical(served["feedback_label"])
     now = now if now is not None else pd.Timestamp.now(tz="UTC").timestamp()
 
     out = pd.DataFrame(index=bounds.index)
@@ -352,7 +368,7 @@ def compute_windows(
     groups = served.groupby("_w", sort=True)
     _software(out, served, bounds, errors, window_seconds)
     out["instances"] = groups.size().reindex(out.index).fillna(0).astype(np.int64)
-    columns_table, inputs = _inputs(out, served, reference, notes)
+    columns_table, inputs = _inputs(out, served, reference, notes, parsed)
     _outputs(out, served, rows[~served_mask & (rows["route"] == "shadow").to_numpy()], reference)
     _performance(out, served, reference)
     latest = None
@@ -420,7 +436,11 @@ def _parse_inputs(served: pd.DataFrame, features: tuple[str, ...]) -> tuple[pd.D
 
 
 def _inputs(
-    out: pd.DataFrame, served: pd.DataFrame, reference: Reference | None, notes: list[str]
+    out: pd.DataFrame,
+    served: pd.DataFrame,
+    reference: Reference | None,
+    notes: list[str],
+    parsed: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     for name in (
         "missing_rate",
@@ -436,17 +456,21 @@ def _inputs(
         notes.append("no reference: input metrics are not computed")
         return pd.DataFrame(columns=list(COLUMN_METRICS)), None
     features = reference.features
-    frame, absent = _parse_inputs(served, features)
     numeric = list(reference.numeric_range)
     categorical = list(reference.categories)
-    as_number = {c: pd.to_numeric(frame[c], errors="coerce") for c in numeric}
-    wrong_kind = np.zeros(len(frame), dtype=bool)
-    for column in numeric:
-        wrong_kind |= (frame[column].notna() & as_number[column].isna()).to_numpy()
+    if parsed is not None:
+        frame = parsed[list(features)].reset_index(drop=True)
+        violation = parsed["_violation"].to_numpy(dtype=bool)
+        as_number = {c: frame[c] for c in numeric}
+    else:
+        frame, violation = _parse_inputs(served, features)
+        as_number = {c: pd.to_numeric(frame[c], errors="coerce") for c in numeric}
+        for column in numeric:
+            violation |= (frame[column].notna() & as_number[column].isna()).to_numpy()
     window = served["_w"].to_numpy()
     per_window = pd.Series(window)
     out["schema_violation_rate"] = (
-        pd.Series(absent | wrong_kind).groupby(per_window).mean().reindex(out.index).to_numpy()
+        pd.Series(violation).groupby(per_window).mean().reindex(out.index).to_numpy()
     )
     missing = frame.isna()
     out["missing_rate"] = missing.groupby(per_window).mean().mean(axis=1).reindex(out.index)
@@ -546,50 +570,35 @@ def _drift(
 def _outputs(
     out: pd.DataFrame, served: pd.DataFrame, shadow: pd.DataFrame, reference: Reference | None
 ) -> None:
-    per_window = served["_w"]
-    labels = [_decode(text) for text in served["label"]]
-    null = np.array([label is None for label in labels], dtype=float)
-    out["null_output_rate"] = pd.Series(null).groupby(per_window.to_numpy()).mean()
+    per_window = served["_w"].to_numpy()
+    texts = served["_label"]
+    out["null_output_rate"] = texts.isna().astype(float).groupby(per_window).mean()
     confidence = pd.to_numeric(served["confidence"], errors="coerce")
     out["confidence_mean"] = confidence.groupby(per_window).mean()
     out["needs_review_rate"] = served["needs_review"].astype(float).groupby(per_window).mean()
-    texts = pd.Series([None if v is None else _category_text(v) for v in labels])
     classes = [_category_text(c) for c in (reference.classes if reference else ())]
     for c in classes or sorted(texts.dropna().unique()):
-        out[f"class_share:{c}"] = (texts == c).astype(float).groupby(per_window.to_numpy()).mean()
+        out[f"class_share:{c}"] = (texts == c).astype(float).groupby(per_window).mean()
     out["shadow_disagreement"] = np.nan
     if len(shadow):
-        mine = served[["request_id", "index", "label", "_w"]]
-        paired = shadow[["request_id", "index", "label"]].merge(
-            mine, on=["request_id", "index"], suffixes=("_shadow", "")
-        )
+        mine = served[["request_id", "index", "_label", "_w"]]
+        theirs = shadow[["request_id", "index"]].assign(_shadow=_canonical(shadow["label"]))
+        paired = theirs.merge(mine, on=["request_id", "index"])
         if len(paired):
-            differ = [
-                not _same(_decode(a), _decode(b))
-                for a, b in zip(paired["label_shadow"], paired["label"], strict=True)
-            ]
-            out["shadow_disagreement"] = (
-                pd.Series(differ, dtype=float).groupby(paired["_w"].to_numpy()).mean()
-            )
+            differ = (paired["_shadow"] != paired["_label"]).astype(float)
+            out["shadow_disagreement"] = differ.groupby(paired["_w"].to_numpy()).mean()
     out["override_rate"] = np.nan
-    if "feedback_label" in served and "feedback_source" in served:
-        reviewed = served["feedback_source"].eq("review").to_numpy()
+    if "_truth" in served and "feedback_source" in served:
+        reviewed = (served["feedback_source"].eq("review") & served["_truth"].notna()).to_numpy()
         if reviewed.any():
-            changed = [
-                not _same(_decode(f), _decode(m))
-                for f, m in zip(
-                    served["feedback_label"][reviewed], served["label"][reviewed], strict=True
-                )
-            ]
-            out["override_rate"] = (
-                pd.Series(changed, dtype=float).groupby(per_window[reviewed].to_numpy()).mean()
-            )
+            changed = (served["_truth"][reviewed] != texts[reviewed]).astype(float)
+            out["override_rate"] = changed.groupby(per_window[reviewed]).mean()
     if "feedback_outcome" in served:
         outcomes = served["feedback_outcome"]
         given = outcomes.notna().to_numpy()
         for outcome in sorted(outcomes.dropna().astype(str).unique()):
             hit = (outcomes[given].astype(str) == outcome).astype(float)
-            out[f"outcome_rate:{outcome}"] = hit.groupby(per_window[given].to_numpy()).mean()
+            out[f"outcome_rate:{outcome}"] = hit.groupby(per_window[given]).mean()
 
 
 def _performance(out: pd.DataFrame, served: pd.DataFrame, reference: Reference | None) -> None:
@@ -613,25 +622,20 @@ def _performance(out: pd.DataFrame, served: pd.DataFrame, reference: Reference |
     for name in ("accuracy", "accuracy_low", "accuracy_high", "error_drift"):
         out[name] = np.nan
     out["labeled"] = 0
-    if "feedback_label" not in served:
+    if "_truth" not in served:
         return
-    truth = [_decode(v) for v in served["feedback_label"]]
-    has = np.array([t is not None for t in truth], dtype=bool)
+    has = served["_truth"].notna().to_numpy()
     if not has.any():
         return
-    right = np.array(
-        [
-            _same(t, _decode(m))
-            for t, m, h in zip(truth, served["label"], has, strict=True)
-            if h
-        ],
-        dtype=float,
-    )
+    right = (served["_truth"][has] == served["_label"][has]).to_numpy(dtype=np.float64)
     labeled = pd.DataFrame({"w": per_window[has], "right": right, "t": served["_t"][has]})
     counts = labeled.groupby("w")["right"].agg(["sum", "count"])
     out["labeled"] = counts["count"].reindex(out.index).fillna(0).astype(np.int64)
     out["accuracy"] = counts["sum"] / counts["count"]
-    bounds = [wilson_interval(float(s), float(n)) for s, n in zip(counts["sum"], counts["count"], strict=True)]
+    bounds = [
+        wilson_interval(float(hits), float(n))
+        for hits, n in zip(counts["sum"], counts["count"], strict=True)
+    ]
     out["accuracy_low"] = pd.Series([b[0] for b in bounds], index=counts.index, dtype=float)
     out["accuracy_high"] = pd.Series([b[1] for b in bounds], index=counts.index, dtype=float)
     from dcai.monitor.streams import DDM
