@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{command}`.",
         "",
-        __doc__.split("\n\n", 2)[2].split("\n\nTarget")[0].replace("\n", " "),
+        "**Method.** " + " ".join(__doc__.split("\n\n")[3].split()),
         "",
         "| step | logged predictions | seconds | peak RSS |",
         "|---|---:|---:|---:|",

@@ -195,17 +195,21 @@ def test_reading_inputs_in_duckdb_matches_parsing_them_in_python(served: Path) -
     pd.testing.assert_frame_equal(python.columns, duck.columns)
 
 
-@pytest.mark.parametrize("key", ["px.0", 'a"b', "it's", "naïve key", "back\\slash"])
+@pytest.mark.parametrize("key", ["px.0", 'a"b', "it's", "naïve key", "back\\slash", "$.x"])
 def test_any_column_name_is_read_out_of_the_json(key: str) -> None:
     import duckdb
 
     from dcai.deploy.prediction_log import inputs_json
-    from dcai.monitor.deployment import _json_path
+    from dcai.monitor.deployment import _extraction
+    from dcai.monitor.windows import Reference
 
+    reference = Reference("m/1", {key: (0.0, 1.0)}, {"other": frozenset()}, (), (), None, None, 1)
+    select, params, parse, _ = _extraction(reference)
     text = inputs_json({key: 2.5, "other": 1})
     with duckdb.connect(":memory:") as conn:
         found = conn.execute(
-            "SELECT TRY_CAST(json_extract_string(?, ?) AS DOUBLE), json_exists(?, ?)",
-            [text, _json_path(key), text, _json_path(key)],
+            f"SELECT {', '.join(select)} FROM (SELECT from_json(?, ?) AS _s, "
+            "len(list_intersect(json_keys(?), ?::VARCHAR[])) AS _present) p",
+            [*params, text, parse[0], text, parse[1]],
         ).fetchone()
-    assert found == (2.5, True)
+    assert found == (2.5, "1", False)

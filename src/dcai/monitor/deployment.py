@@ -129,40 +129,48 @@ def _spec(window: str | None, every: int | None, configured: Any) -> tuple[str, 
     return f"{seconds:g}s", seconds
 
 
-def _json_path(key: str) -> str:
-    """The JSON path of one top-level key, quoted (any character allowed in a column name)."""
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list[str]]:
-    """SELECT expressions (with their parameters) reading the monitored inputs out of the
-    logged JSON in DuckDB: numeric columns as DOUBLE, the others as text, and ``_violation``
-    (a feature absent, or a number that is not one). Column names travel as parameters."""
+def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list[Any], list[str]]:
+    """How DuckDB reads the monitored inputs out of the logged JSON, parsing each document once
+    (``from_json`` into a struct of text fields): SELECT expressions and their parameters,
+    the parameters of the parsing subquery (struct type, feature names), and the features in
+    order. Numeric features are cast to DOUBLE; ``_violation`` says a feature was absent or a
+    number was not one. Column names only ever travel as parameters."""
     if reference is None or not reference.features:
-        return [], [], []
+        return [], [], [], []
+    features = list(reference.features)
     expressions: list[str] = []
     params: list[Any] = []
-    names: list[str] = []
-    for i, column in enumerate(reference.features):
-        path = _json_path(column)
+    for i, column in enumerate(features):
         if column in reference.numeric_range:
-            expressions.append(f'TRY_CAST(json_extract_string(p.inputs, ?) AS DOUBLE) AS "_f{i}"')
+            expressions.append(f'TRY_CAST(struct_extract(p._s, ?) AS DOUBLE) AS "_f{i}"')
         else:
-            expressions.append(f'json_extract_string(p.inputs, ?) AS "_f{i}"')
-        params.append(path)
-        names.append(column)
-    checks: list[str] = []
-    for column in reference.features:
-        checks.append("NOT json_exists(p.inputs, ?)")
-        params.append(_json_path(column))
+            expressions.append(f'struct_extract(p._s, ?) AS "_f{i}"')
+        params.append(column)
+    checks = [f"p._present < {len(features)}"]
     for column in reference.numeric_range:
         checks.append(
-            "(json_extract_string(p.inputs, ?) IS NOT NULL AND "
-            "TRY_CAST(json_extract_string(p.inputs, ?) AS DOUBLE) IS NULL)"
+            "(struct_extract(p._s, ?) IS NOT NULL AND "
+            "TRY_CAST(struct_extract(p._s, ?) AS DOUBLE) IS NULL)"
         )
-        params.extend([_json_path(column), _json_path(column)])
+        params.extend([column, column])
     expressions.append(f"({' OR '.join(checks)}) AS _violation")
-    return expressions, params, names
+    struct = json.dumps({column: "VARCHAR" for column in features})
+    return expressions, params, [struct, features], features
+
+
+#: The prediction log columns monitoring reads (the inputs only when it parses them itself).
+_READ = (
+    "request_id",
+    "index",
+    "time",
+    "revision",
+    "route",
+    "model_version",
+    "label",
+    "confidence",
+    "needs_review",
+    "latency_ms",
+)
 
 
 def _read_logs(
@@ -171,26 +179,27 @@ def _read_logs(
     """Prediction rows with their newest feedback joined, error rows, and the monitored inputs
     read out of the logged JSON by DuckDB (None when there is no reference)."""
     from dcai.deploy.logs import _connect, _files
-    from dcai.deploy.prediction_log import (
-        PREDICTION_FIELDS,
-        error_log_dir,
-        feedback_log_dir,
-        prediction_log_dir,
-    )
+    from dcai.deploy.prediction_log import error_log_dir, feedback_log_dir, prediction_log_dir
 
     predictions = _files(prediction_log_dir(stores.path), name)
     feedback = _files(feedback_log_dir(stores.path), name)
     errors = _files(error_log_dir(stores.path), name)
-    extract, extract_params, extracted = _extraction(reference)
-    logged = [c for c, _ in PREDICTION_FIELDS if not (extract and c == "inputs")]
+    extract, extract_params, parse_params, extracted = _extraction(reference)
+    logged = [*_READ, *([] if extract else ["inputs"])]
     columns = ", ".join([*(f'p."{c}"' for c in logged), *extract])
-    empty = pd.DataFrame(columns=[c for c, _ in PREDICTION_FIELDS])
+    source = (
+        "(SELECT *, from_json(inputs, ?) AS _s, "
+        "len(list_intersect(json_keys(inputs), ?::VARCHAR[])) AS _present "
+        "FROM read_parquet(?, hive_partitioning = false))"
+        if extract
+        else "read_parquet(?, hive_partitioning = false)"
+    )
     parsed = None
     with _connect() as conn:
         if predictions is None:
-            rows = empty
+            rows = pd.DataFrame(columns=logged)
         else:
-            params: list[Any] = [*extract_params, predictions]
+            params: list[Any] = [*extract_params, *parse_params, predictions]
             joined = ""
             extra = "NULL AS feedback_label, NULL AS feedback_outcome, NULL AS feedback_source"
             if feedback is not None:
@@ -212,7 +221,7 @@ def _read_logs(
                 params.append(since)
             rows = conn.execute(
                 f"""SELECT {columns}, {extra}
-                    FROM read_parquet(?, hive_partitioning = false) p {joined} {where}
+                    FROM {source} p {joined} {where}
                     ORDER BY p.time, p.request_id, p."index" """,
                 params,
             ).df()

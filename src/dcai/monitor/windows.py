@@ -249,9 +249,15 @@ def _typed(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> p
     for column in numeric:
         out[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
     for column in categorical:
-        series = frame[column]
-        out[column] = series.map(_category_text, na_action="ignore").astype(object)
+        out[column] = _as_category_text(frame[column])
     return pd.DataFrame(out, index=frame.index)
+
+
+def _as_category_text(series: pd.Series) -> pd.Series:
+    """Values as category text (missing stays missing), converted once per distinct value."""
+    values = series.astype(object)
+    mapping = {v: _category_text(v) for v in pd.unique(values.dropna())}
+    return values.map(mapping).astype(object)
 
 
 @dataclass
@@ -483,10 +489,8 @@ def _inputs(
     unseen = pd.DataFrame(index=frame.index)
     for column in categorical:
         known = reference.categories[column]
-        values = frame[column]
-        unseen[column] = values.map(
-            lambda v, known=known: _category_text(v) not in known, na_action="ignore"
-        )
+        values = _as_category_text(frame[column])
+        unseen[column] = (~values.isin(known)).where(values.notna())
     if numeric:
         rates = outside.astype(float).groupby(per_window).mean()
         counts = outside.astype(float).groupby(per_window).sum().sum(axis=1)
