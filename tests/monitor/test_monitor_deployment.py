@@ -205,11 +205,52 @@ def test_any_column_name_is_read_out_of_the_json(key: str) -> None:
 
     reference = Reference("m/1", {key: (0.0, 1.0)}, {"other": frozenset()}, (), (), None, None, 1)
     select, params, parse, _ = _extraction(reference)
-    text = inputs_json({key: 2.5, "other": 1})
+    query = (
+        f"SELECT {', '.join(select)} FROM (SELECT *, "
+        "len(list_intersect(_k, ?::VARCHAR[])) AS _present, "
+        "len(list_intersect(_k, ?::VARCHAR[])) AS _known, len(_k) AS _nkeys "
+        "FROM (SELECT from_json(?, ?) AS _s, json_keys(?) AS _k)) p"
+    )
     with duckdb.connect(":memory:") as conn:
-        found = conn.execute(
-            f"SELECT {', '.join(select)} FROM (SELECT from_json(?, ?) AS _s, "
-            "len(list_intersect(json_keys(?), ?::VARCHAR[])) AS _present) p",
-            [*params, text, parse[0], text, parse[1]],
-        ).fetchone()
-    assert found == (2.5, "1", False)
+        for record, expected in (
+            ({key: 2.5, "other": 1}, (2.5, "1", False)),
+            ({key: "x", "other": 1}, (None, "1", True)),  # not a number
+            ({"other": 1}, (None, "1", True)),  # absent
+            ({key: 1, "other": 1, "new": 0}, (1.0, "1", True)),  # a key the model lacks
+        ):
+            text = inputs_json(record)
+            found = conn.execute(query, [*params, parse[0], parse[1], text, parse[2], text])
+            assert found.fetchone() == expected, record
+
+
+def test_inputs_the_model_was_not_trained_on_are_named(served: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from dcai.deploy.prediction_log import PartitionedLog, inputs_json, prediction_log_dir
+
+    ws_path = tmp_path / "ws"
+    shutil.copytree(served, ws_path)
+    record = {f"px{i:02d}": 0 for i in range(64)} | {"camera": "new"}
+    log = PartitionedLog(prediction_log_dir(ws_path))
+    log.append(
+        {
+            "request_id": "f" * 32,
+            "index": 0,
+            "time": "2026-11-02T10:30:00+00:00",
+            "deployment": "web",
+            "revision": 1,
+            "route": "batch",
+            "model_version": "digits/1",
+            "inputs": inputs_json(record),
+            "label": "0",
+            "confidence": 0.9,
+            "probabilities": "{}",
+            "needs_review": False,
+            "latency_ms": 1.0,
+        }
+    )
+    log.close()
+    with dcai.Workspace(ws_path) as ws:
+        report = monitor_deployment(ws.stores, "web", window="1h", now=NOW, store=False)
+    assert any("'camera' (1 rows)" in note for note in report.notes), report.notes
+    assert report.windows["schema_violation_rate"].iloc[-1] == 1.0

@@ -146,7 +146,9 @@ def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list
         else:
             expressions.append(f'struct_extract(p._s, ?) AS "_f{i}"')
         params.append(column)
-    checks = [f"p._present < {len(features)}"]
+    # Absent: fewer of the monitored features than there are; unknown: keys the model has no
+    # input for (sensitive inputs are known: their hashes are logged).
+    checks = [f"p._present < {len(features)}", "p._nkeys > p._known"]
     for column in reference.numeric_range:
         checks.append(
             "(struct_extract(p._s, ?) IS NOT NULL AND "
@@ -155,7 +157,8 @@ def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list
         params.extend([column, column])
     expressions.append(f"({' OR '.join(checks)}) AS _violation")
     struct = json.dumps({column: "VARCHAR" for column in features})
-    return expressions, params, [struct, features], features
+    known = [*features, *reference.ignored]
+    return expressions, params, [features, known, struct], features
 
 
 #: The prediction log columns monitoring reads (the inputs only when it parses them itself).
@@ -173,6 +176,25 @@ _READ = (
 )
 
 
+def _unknown_inputs(
+    conn: Any, predictions: str, reference: Reference, since: str | None
+) -> list[tuple[str, int]]:
+    """Logged input keys the model has no input for, with how many rows carry each (the ten
+    most frequent)."""
+    known = [*reference.features, *reference.ignored]
+    found = conn.execute(
+        """SELECT k, count(*) FROM (
+               SELECT unnest(json_keys(inputs)) AS k
+               FROM read_parquet(?, hive_partitioning = false)
+               WHERE route <> 'shadow' """
+        + ("AND time >= ? " if since is not None else "")
+        + """) WHERE NOT list_contains(?::VARCHAR[], k)
+           GROUP BY k ORDER BY count(*) DESC, k LIMIT 10""",
+        [predictions, *([since] if since is not None else []), known],
+    ).fetchall()
+    return [(str(k), int(n)) for k, n in found]
+
+
 def _read_logs(
     stores: Stores, name: str, since: str | None, reference: Reference | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
@@ -188,9 +210,10 @@ def _read_logs(
     logged = [*_READ, *([] if extract else ["inputs"])]
     columns = ", ".join([*(f'p."{c}"' for c in logged), *extract])
     source = (
-        "(SELECT *, from_json(inputs, ?) AS _s, "
-        "len(list_intersect(json_keys(inputs), ?::VARCHAR[])) AS _present "
-        "FROM read_parquet(?, hive_partitioning = false))"
+        "(SELECT *, len(list_intersect(_k, ?::VARCHAR[])) AS _present, "
+        "len(list_intersect(_k, ?::VARCHAR[])) AS _known, len(_k) AS _nkeys "
+        "FROM (SELECT *, from_json(inputs, ?) AS _s, json_keys(inputs) AS _k "
+        "FROM read_parquet(?, hive_partitioning = false)))"
         if extract
         else "read_parquet(?, hive_partitioning = false)"
     )
@@ -233,6 +256,10 @@ def _read_logs(
                 for column in reference.categories:  # JSON true/false: Python's spelling
                     parsed[column] = parsed[column].replace({"true": "True", "false": "False"})
                 rows = rows.drop(columns=[*renamed, "_violation"])
+                if parsed["_violation"].any():
+                    unknown = _unknown_inputs(conn, predictions, reference, since)
+                    if unknown:
+                        parsed.attrs["unknown_inputs"] = unknown
         error_rows = pd.DataFrame(columns=["time", "route"])
         if errors is not None:
             error_rows = conn.execute(
@@ -256,7 +283,9 @@ def reference_for(stores: Stores, model: str) -> tuple[Reference | None, list[st
     if version.dataset is None:
         return None, [f"{version.ref} names no training dataset: no input reference"]
     data = resolve_ref(stores, version.dataset)
-    inputs = [i for i in version.signature.get("inputs", []) if not i.get("sensitive")]
+    every = version.signature.get("inputs", [])
+    inputs = [i for i in every if not i.get("sensitive")]
+    ignored = [str(i["name"]) for i in every if i.get("sensitive")]
     names = [str(i["name"]) for i in inputs]
     split = data.roles.split
     frame = data.to_pandas(columns=[*names, *([split] if split else [])])
@@ -298,6 +327,7 @@ def reference_for(stores: Stores, model: str) -> tuple[Reference | None, list[st
         classes=version.classes,
         dev_confidence=confidence,
         dev_correct=correct,
+        ignored=ignored,
     )
     return reference, [*notes, *reference.notes]
 
@@ -509,6 +539,12 @@ def monitor_deployment(
             + ": serve it (dcai serve) or predict in batch with --deployment"
         )
     notes.extend(reference_notes)
+    if parsed is not None and parsed.attrs.get("unknown_inputs"):
+        named = ", ".join(f"{k!r} ({n:,} rows)" for k, n in parsed.attrs["unknown_inputs"])
+        notes.append(
+            f"logged inputs the model {deployment.primary} was not trained on: {named} — "
+            "counted as schema violations, not monitored"
+        )
     moment = (now or datetime.now(UTC)).timestamp()
     result = compute_windows(
         rows,

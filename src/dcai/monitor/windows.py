@@ -149,6 +149,8 @@ class Reference:
     calibration: tuple[np.ndarray, np.ndarray] | None
     n_rows: int
     notes: tuple[str, ...] = ()
+    #: Inputs the model reads that are not monitored (sensitive ones: the log holds hashes).
+    ignored: tuple[str, ...] = ()
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -181,6 +183,7 @@ def fit_reference(
     dev_correct: np.ndarray | None = None,
     drift_sample: int = 100_000,
     random_state: int = 0,
+    ignored: list[str] = (),  # type: ignore[assignment]
 ) -> Reference:
     """Summarise the training rows of ``model`` once: ranges, categories, a fitted drift
     detector, and the confidence calibration from its dev answers (``dev_confidence``, and
@@ -240,6 +243,7 @@ def fit_reference(
         calibration=calibration,
         n_rows=len(train),
         notes=tuple(notes),
+        ignored=tuple(ignored),
     )
 
 
