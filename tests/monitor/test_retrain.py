@@ -69,6 +69,8 @@ def test_the_policy_triggers_on_its_rules_at_most_every_interval(shifted: Path) 
     assert policy is not None and policy.canary == 5.0 and policy.min_interval == 86400
     firing = [{"rule": "drift"}]
     with dcai.Workspace(shifted) as ws:
+        with pytest.raises(InvalidInputError, match="--holdout"):
+            retrain(ws.stores, "web", holdout="forever")
         assert due_for_retraining(ws.stores, "web", [{"rule": "errors"}], policy) is None
         assert due_for_retraining(ws.stores, "web", firing, policy) == "alert(s) firing: drift"
         retrain(ws.stores, "web", holdout="30m", n_boot=0)

@@ -91,31 +91,10 @@ def _print(report: MonitorReport) -> None:
 
 def _html(ws: Workspace, report: MonitorReport, path: Path, *, force: bool) -> None:
     from dcai._user_files import write_user_bytes
-    from dcai.monitor.alerts import parse_rules
-    from dcai.monitor.deployment import monitor_settings
-    from dcai.monitor.report_html import render_monitor_report
+    from dcai.monitor.deployment import report_page
 
-    series = ws.monitor.windows(report.deployment, **_spec_args(report.spec))
-    rules = parse_rules(monitor_settings(ws.stores).get("rules", []))
-    page = render_monitor_report(
-        deployment=report.deployment,
-        window=report.spec,
-        series=series if not series.empty else report.windows,
-        columns=report.columns,
-        alerts=report.alerts,
-        rules=rules,
-        limits=report.limits,
-        reference=report.reference_detail,
-        latest_inputs=report.latest_inputs,
-        notes=report.notes,
-    )
+    page = report_page(ws.stores, report)
     write_user_bytes(path, page.encode("utf-8"), workspace=ws, force=force)
-
-
-def _spec_args(spec: str) -> dict[str, Any]:
-    if spec.startswith("every:"):
-        return {"every": int(spec.removeprefix("every:"))}
-    return {"window": spec}
 
 
 def _maybe_retrain(

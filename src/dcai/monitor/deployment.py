@@ -40,6 +40,7 @@ __all__ = [
     "monitor_deployment",
     "monitor_settings",
     "reference_for",
+    "report_page",
     "stored_windows",
 ]
 
@@ -505,6 +506,28 @@ def _sinks(stores: Stores, console: Callable[[str], None] | None) -> AlertSinks:
     webhook = settings.get("webhook")
     return AlertSinks(
         jsonl_path=path, webhook=None if webhook is None else str(webhook), console=console
+    )
+
+
+def report_page(stores: Stores, report: MonitorReport) -> str:
+    """The self-contained HTML page of ``report`` (``dcai monitor --html``, the demo): the
+    stored series of its window size, the rules with the limits they used, the alerts, and the
+    newest window's inputs against the reference (:mod:`dcai.monitor.report_html`)."""
+    from dcai.monitor.alerts import parse_rules
+    from dcai.monitor.report_html import render_monitor_report
+
+    series = stored_windows(stores, report.deployment, report.spec)
+    return render_monitor_report(
+        deployment=report.deployment,
+        window=report.spec,
+        series=series if not series.empty else report.windows,
+        columns=report.columns,
+        alerts=report.alerts,
+        rules=parse_rules(monitor_settings(stores).get("rules", [])),
+        limits=report.limits,
+        reference=report.reference_detail,
+        latest_inputs=report.latest_inputs,
+        notes=report.notes,
     )
 
 
