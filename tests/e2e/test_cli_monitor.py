@@ -122,8 +122,8 @@ def labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     import numpy as np
 
+    from dcai._demo_monitor import log_traffic as send
     from tests.e2e.conftest import build_deploy_workspace, shuffled_digits
-    from tests.monitor.traffic import send
 
     path = build_deploy_workspace(tmp_path_factory.mktemp("retrain") / "ws", rows=600, shuffle=5)
     frame = shuffled_digits(5).iloc[600:1200].reset_index(drop=True)

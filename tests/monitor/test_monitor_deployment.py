@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import dcai
+from dcai._demo_monitor import log_traffic as send
 from dcai.errors import InvalidInputError
 from dcai.monitor.deployment import monitor_deployment, stored_windows
 from tests.e2e.conftest import build_deploy_workspace, shuffled_digits
-from tests.monitor.traffic import send
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

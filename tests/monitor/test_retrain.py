@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import dcai
+from dcai._demo_monitor import log_traffic as send
 from dcai.errors import InvalidInputError
 from dcai.monitor.retrain import due_for_retraining, retrain, retrain_policy
 from tests.e2e.conftest import build_deploy_workspace, shuffled_digits
-from tests.monitor.traffic import send
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

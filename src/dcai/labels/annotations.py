@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 
     from dcai.store import Stores
 
-__all__ = ["ANNOTATION_COLUMNS", "import_annotations", "read_annotations"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "coerce_label_value",
+    "import_annotations",
+    "label_kind",
+    "read_annotations",
+]
 
 ANNOTATION_COLUMNS = (EXAMPLE_ID, "annotator", "label", "guideline", "time")
 
@@ -158,7 +164,7 @@ _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
 
-def _label_kind(dtype: Any) -> str:
+def label_kind(dtype: Any) -> str:
     """``bool``, ``int``, ``float`` or ``str``: the type imported labels are coerced to."""
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
@@ -220,7 +226,7 @@ def _coerce_labels(
 ) -> pd.Series:
     """The imported labels in the type of the data set's label column, or a refusal naming
     the first label that is not of that type (its row, or its Label Studio task)."""
-    kind = _label_kind(labels.dtype)
+    kind = label_kind(labels.dtype)
     coerced: list[Any] = []
     for row, value in enumerate(new["label"].tolist()):
         try:
@@ -320,7 +326,7 @@ def import_annotations(
     kind = None
     if parent.roles.label is not None:
         labels = parent.to_pandas(columns=[parent.roles.label])[parent.roles.label]
-        kind = _label_kind(labels.dtype)
+        kind = label_kind(labels.dtype)
         new["label"] = _coerce_labels(new, labels, where=where, column=label_column, places=places)
     guideline_ref = None
     if guideline is not None:

@@ -271,10 +271,28 @@ def _read_logs(
     return rows, error_rows, parsed
 
 
+#: References fitted in this process, by workspace and model version (both immutable): the
+#: passes of ``dcai monitor --watch`` fit each once. The newest few are kept.
+_REFERENCES: dict[tuple[str, str], tuple[Reference | None, list[str]]] = {}
+_KEPT_REFERENCES = 4
+
+
 def reference_for(stores: Stores, model: str) -> tuple[Reference | None, list[str]]:
     """The reference of a registered model version: its training rows (the train split of its
     dataset version; sensitive inputs left out) and its dev answers; None with a note when the
-    version names no dataset."""
+    version names no dataset. Fitted once per process and version."""
+    from dcai.experiments.registry import resolve_model
+
+    key = (str(stores.path.resolve()), resolve_model(stores, model).ref)
+    if key not in _REFERENCES:
+        if len(_REFERENCES) >= _KEPT_REFERENCES:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[key] = _fit_reference_for(stores, key[1])
+    reference, notes = _REFERENCES[key]
+    return reference, list(notes)
+
+
+def _fit_reference_for(stores: Stores, model: str) -> tuple[Reference | None, list[str]]:
     from dcai.data.versions import resolve_ref
     from dcai.experiments.query import run_detail
     from dcai.experiments.registry import resolve_model

@@ -72,29 +72,20 @@ class RetrainResult:
         }
 
 
-def _like(values: pd.Series, example: Any) -> pd.Series:
-    """Feedback labels (decoded JSON) in the type of the training labels; None when not."""
+def _as_training_labels(values: pd.Series, labels: pd.Series) -> pd.Series:
+    """Feedback labels (decoded JSON) in the type of the training ``labels`` — the coercion
+    ``dcai labels import`` applies — or None where a value is not of that type."""
+    from dcai.labels.annotations import coerce_label_value, label_kind
+
+    kind = label_kind(labels.dtype)
 
     def one(value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(example, bool | np.bool_):
-            if isinstance(value, bool):
-                return value
-            text = str(value).lower()
-            return {"true": True, "false": False}.get(text)
-        if isinstance(example, int | np.integer):
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                return None
-            return int(number) if number.is_integer() else None
-        if isinstance(example, float | np.floating):
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-        return str(value)
+        try:
+            return coerce_label_value(value, kind)
+        except (TypeError, ValueError, OverflowError):
+            return None
 
     return values.map(one)
 
@@ -202,8 +193,9 @@ def retrain(
             hint="Columns marked sensitive are hashed in the log: they cannot train a model.",
         )
     complete = inputs[features].notna().any(axis=1)
-    example = frame[roles.label].dropna().iloc[0]
-    truth = _like(pd.Series(rows["truth"].tolist(), index=rows.index), example)
+    truth = _as_training_labels(
+        pd.Series(rows["truth"].tolist(), index=rows.index, dtype=object), frame[roles.label]
+    )
     known = set(frame[roles.label].dropna().tolist())
     usable = truth.notna() & truth.isin(known) & complete
     if (~usable).any():

@@ -62,6 +62,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from dcai.monitor.drift import DriftDetector
 
 __all__ = [
@@ -79,6 +81,16 @@ SERVED_ROUTES = ("primary", "canary", "batch")
 #: Routes of online requests (software metrics: rates and latency).
 ONLINE_ROUTES = ("primary", "canary")
 
+#: The input metrics of a window (NaN where there is no reference to measure against).
+_INPUT_METRICS = (
+    "missing_rate",
+    "out_of_range_rate",
+    "unseen_category_rate",
+    "schema_violation_rate",
+    "text_length_mean",
+    "drifted_columns",
+    "drift_share",
+)
 #: The fixed metric columns of a window (``class_share:<c>`` and ``outcome_rate:<o>`` follow).
 WINDOW_METRICS = (
     "requests",
@@ -89,13 +101,7 @@ WINDOW_METRICS = (
     "latency_p50",
     "latency_p95",
     "latency_p99",
-    "missing_rate",
-    "out_of_range_rate",
-    "unseen_category_rate",
-    "schema_violation_rate",
-    "text_length_mean",
-    "drifted_columns",
-    "drift_share",
+    *_INPUT_METRICS,
     "confidence_mean",
     "null_output_rate",
     "needs_review_rate",
@@ -175,15 +181,15 @@ def fit_reference(
     model: str,
     train: pd.DataFrame,
     *,
-    numeric: list[str],
-    categorical: list[str],
-    text: list[str] = (),  # type: ignore[assignment]
-    classes: list[Any] = (),  # type: ignore[assignment]
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    text: Sequence[str] = (),
+    classes: Sequence[Any] = (),
     dev_confidence: np.ndarray | None = None,
     dev_correct: np.ndarray | None = None,
     drift_sample: int = 100_000,
     random_state: int = 0,
-    ignored: list[str] = (),  # type: ignore[assignment]
+    ignored: Sequence[str] = (),
 ) -> Reference:
     """Summarise the training rows of ``model`` once: ranges, categories, a fitted drift
     detector, and the confidence calibration from its dev answers (``dev_confidence``, and
@@ -452,15 +458,7 @@ def _inputs(
     notes: list[str],
     parsed: pd.DataFrame | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    for name in (
-        "missing_rate",
-        "out_of_range_rate",
-        "unseen_category_rate",
-        "schema_violation_rate",
-        "text_length_mean",
-        "drifted_columns",
-        "drift_share",
-    ):
+    for name in _INPUT_METRICS:
         out[name] = np.nan
     if reference is None or not reference.features:
         notes.append("no reference: input metrics are not computed")
