@@ -210,11 +210,7 @@ def monitor_and_retrain(
     # Six whole hours that end before the first logged request (the live act's): hourly
     # windows, and the simulated past never mixes with what was really served.
     logged = read_log(ws.stores, deployment, limit=None)
-    first = (
-        pd.Timestamp(logged["time"].min()).to_pydatetime()
-        if len(logged)
-        else datetime.now(UTC)
-    )
+    first = pd.Timestamp(logged["time"].min()).to_pydatetime() if len(logged) else datetime.now(UTC)
     end = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=HOURS)
     log_traffic(

@@ -156,9 +156,13 @@ def run_demo(
     ws = Workspace(path)
     truth = digits_frame()
     added = ws.data.add("digits", truth, label="label", message="scikit-learn digits (bundled)")
-    split = ws.data.split("digits", dev=0.1, test=0.2, seed=seed, message="stratified train/dev/test")
+    split = ws.data.split(
+        "digits", dev=0.1, test=0.2, seed=seed, message="stratified train/dev/test"
+    )
     # A tag error analysis will slice by: faint digits, drawn with little ink.
-    split = ws.data.tag(split.ref, "faint", where=_faint, message="demo: digits drawn with little ink")
+    split = ws.data.tag(
+        split.ref, "faint", where=_faint, message="demo: digits drawn with little ink"
+    )
     noisy = plant_label_errors(ws, split.ref, seed=seed)
     audit = ws.quality.audit(noisy.ref, random_state=seed, progress=progress)
     review = ws.quality.review(audit.id)
@@ -283,8 +287,12 @@ def _train_and_register(
         for version in (noisy, cleaned)
     ]
     run_noisy, run_clean = runs
-    comparison = compare_runs(ws.stores, [run_noisy.run, run_clean.run], seed=seed, eval_ref=truth.ref)
-    view = data_view(ws.stores, recipe=DEMO_RECIPE, dataset=noisy.dataset, eval_ref=truth.ref, seed=seed)
+    comparison = compare_runs(
+        ws.stores, [run_noisy.run, run_clean.run], seed=seed, eval_ref=truth.ref
+    )
+    view = data_view(
+        ws.stores, recipe=DEMO_RECIPE, dataset=noisy.dataset, eval_ref=truth.ref, seed=seed
+    )
     labels, _ = eval_labels(ws.stores, truth.ref)
     eval_accuracy: dict[str, dict[str, float]] = {}
     for run in runs:

@@ -171,6 +171,7 @@ def _brute_force(frame, errors, vocabulary, *, min_size, alpha=0.05, weight=0.95
             score = weight * (e / s / (total / n) - 1) - (1 - weight) * (n / s - 1)
             excess = s * (e / s - (total - e) / (n - s))
             kept.append((score, preds, p, excess))
+
     # A broader slice is left out when a narrower kept one holds all its extra errors: the
     # rest of it is not significantly worse than the data outside it.
     def explained(preds):

@@ -41,7 +41,13 @@ def ws(template: Path, tmp_path: Path) -> dcai.Workspace:
 
 def test_every_change_is_a_revision_with_the_whole_routing(ws: dcai.Workspace) -> None:
     d = ws.deployments.create("web", model="digits/1", reason="first")
-    assert (d.revision, d.primary, d.canary, d.shadow, d.mode) == (1, "digits/1", None, None, "full")
+    assert (d.revision, d.primary, d.canary, d.shadow, d.mode) == (
+        1,
+        "digits/1",
+        None,
+        None,
+        "full",
+    )
     d = ws.deployments.canary("web", model="digits/2", percent=10)
     assert (d.revision, d.canary, d.canary_percent) == (2, "digits/2", 10.0)
     d = ws.deployments.canary("web", percent=25)  # ramp the live canary
@@ -53,7 +59,12 @@ def test_every_change_is_a_revision_with_the_whole_routing(ws: dcai.Workspace) -
     d = ws.deployments.set_mode("web", mode="partial", review_below=0.8)
     assert (d.mode, d.review_below) == ("partial", 0.8)
     assert [r.action for r in d.history] == [
-        "create", "canary", "canary", "shadow", "promote", "set"
+        "create",
+        "canary",
+        "canary",
+        "shadow",
+        "promote",
+        "set",
     ]
     assert d.history[0].reason == "first"
     shown = d.to_dict()
@@ -85,20 +96,44 @@ def test_models_are_pinned_not_followed_through_aliases(ws: dcai.Workspace) -> N
 def test_refusals_name_the_problem_and_change_nothing(ws: dcai.Workspace) -> None:
     ws.deployments.create("web", model="digits/1")
     cases = [
-        (lambda: ws.deployments.create("web", model="digits/2"), InvalidInputError, "already exists"),
+        (
+            lambda: ws.deployments.create("web", model="digits/2"),
+            InvalidInputError,
+            "already exists",
+        ),
         (lambda: ws.deployments.create("a/b", model="digits/2"), InvalidInputError, "not allowed"),
         (lambda: ws.deployments.create("x", model="nope/1"), UnknownRefError, "no model 'nope'"),
         (lambda: ws.deployments.create("x", model="digits/9"), UnknownRefError, "no version 9"),
-        (lambda: ws.deployments.canary("web", model="digits/2", percent=0), InvalidInputError, r"\(0, 100\]"),
-        (lambda: ws.deployments.canary("web", model="digits/2", percent=101), InvalidInputError, "percent"),
+        (
+            lambda: ws.deployments.canary("web", model="digits/2", percent=0),
+            InvalidInputError,
+            r"\(0, 100\]",
+        ),
+        (
+            lambda: ws.deployments.canary("web", model="digits/2", percent=101),
+            InvalidInputError,
+            "percent",
+        ),
         (lambda: ws.deployments.canary("web", percent=5), InvalidInputError, "no canary to change"),
-        (lambda: ws.deployments.canary("web", model="digits/1", percent=5), InvalidInputError, "already the primary"),
-        (lambda: ws.deployments.canary("web", model="wider/1", percent=5), InvalidInputError, "extra"),
+        (
+            lambda: ws.deployments.canary("web", model="digits/1", percent=5),
+            InvalidInputError,
+            "already the primary",
+        ),
+        (
+            lambda: ws.deployments.canary("web", model="wider/1", percent=5),
+            InvalidInputError,
+            "extra",
+        ),
         (lambda: ws.deployments.shadow("web", model=None), InvalidInputError, "no shadow"),
         (lambda: ws.deployments.promote("web"), InvalidInputError, "no canary or shadow"),
         (lambda: ws.deployments.set_mode("web", mode="partial"), InvalidInputError, "review-below"),
         (lambda: ws.deployments.set_mode("web", mode="auto"), InvalidInputError, "unknown mode"),
-        (lambda: ws.deployments.set_mode("web", mode="partial", review_below=1.5), InvalidInputError, r"\(0, 1\)"),
+        (
+            lambda: ws.deployments.set_mode("web", mode="partial", review_below=1.5),
+            InvalidInputError,
+            r"\(0, 1\)",
+        ),
         (lambda: ws.deployments.get("nope"), UnknownRefError, "deployments: web"),
     ]
     for call, error, message in cases:
@@ -116,7 +151,9 @@ def test_a_model_that_does_not_load_is_refused_and_the_live_revision_stays(
     ws.deployments.create("web", model="digits/1")
     digest = ws.models.get("digits/2").model_sha256
     path = next(
-        p for p in (ws.path / "objects" / "sha256").rglob(f"{digest}*") if not p.name.endswith(".check")
+        p
+        for p in (ws.path / "objects" / "sha256").rglob(f"{digest}*")
+        if not p.name.endswith(".check")
     )
     path.chmod(0o644)
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")

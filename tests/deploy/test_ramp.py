@@ -233,9 +233,7 @@ def test_disagreement_reanswers_the_canary_inputs_with_the_primary(stores: Store
     agreeing = [a["label"] for a in answers(primary, primary.predict(frame))]
     log_canary(stores, 40, labels=lambda f: agreeing)
     since = "2000-01-01"
-    health = canary_health(
-        stores, "web", model_version="digits/2", since=since, primary=primary
-    )
+    health = canary_health(stores, "web", model_version="digits/2", since=since, primary=primary)
     assert (health.requests, health.compared, health.disagreement) == (40, 40, 0.0)
     log_canary(stores, 40, labels=lambda f: [(a + 1) % 10 for a in agreeing])
     health = canary_health(stores, "web", model_version="digits/2", since=since, primary=primary)

@@ -64,7 +64,7 @@ def test_waiting_jobs_are_answered_in_one_call_and_logged_per_request() -> None:
     model = Threshold(gate)
     rows: list[dict[str, Any]] = []
     metrics = Metrics()
-    runner = ShadowRunner(rows.extend, metrics, max_wait=0.05)
+    runner = ShadowRunner(lambda block: rows.extend(block.rows()), metrics, max_wait=0.05)
     target = _target(model)
     for i in range(30):  # the first job holds the model; the other 29 wait together
         runner.submit(_job(target, i, 2))
@@ -86,7 +86,7 @@ def test_waiting_jobs_are_answered_in_one_call_and_logged_per_request() -> None:
 def test_a_full_queue_drops_jobs_and_counts_them() -> None:
     gate = threading.Event()
     metrics = Metrics()
-    runner = ShadowRunner(lambda rows: None, metrics, max_jobs=3, max_wait=0.0)
+    runner = ShadowRunner(lambda block: None, metrics, max_jobs=3, max_wait=0.0)
     model = Threshold(gate)
     target = _target(model)
     runner.submit(_job(target, 0, 1))
@@ -107,7 +107,7 @@ def test_a_failing_shadow_is_counted_and_the_runner_goes_on() -> None:
 
     rows: list[dict[str, Any]] = []
     metrics = Metrics()
-    runner = ShadowRunner(rows.extend, metrics, max_wait=0.0)
+    runner = ShadowRunner(lambda block: rows.extend(block.rows()), metrics, max_wait=0.0)
     runner.submit(_job(_target(Broken()), 0, 1))
     runner.submit(_job(_target(Threshold()), 1, 1))
     runner.close()

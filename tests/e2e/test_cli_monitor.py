@@ -40,7 +40,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                     {"request_id": body["request_id"], "index": 0, "label": int(row["label"])},
                 )
                 assert status == 200
-        batch = [{f: int(v) for f, v in r.items()} for r in frame.iloc[80:100][FEATURES].to_dict("records")]
+        batch = [
+            {f: int(v) for f, v in r.items()}
+            for r in frame.iloc[80:100][FEATURES].to_dict("records")
+        ]
         status, _ = server.predict({"instances": batch})
         assert status == 200
     finally:
@@ -49,7 +52,9 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_monitor_json_counts_what_was_served(ws: Path) -> None:
-    report: dict[str, Any] = ok_json(run_dcai("monitor", "web", "--window", "1d", "--json", workspace=ws))
+    report: dict[str, Any] = ok_json(
+        run_dcai("monitor", "web", "--window", "1d", "--json", workspace=ws)
+    )
     assert report["deployment"] == "web" and report["reference"] == "digits/1"
     assert report["window"] == "86400s"
     windows = report["windows"]
@@ -89,8 +94,12 @@ def test_rules_fire_once_and_reach_the_alerts_file(ws: Path, tmp_path: Path) -> 
     again = ok_json(run_dcai("monitor", "web", "--window", "1d", "--json", workspace=copy))
     assert [(a["rule"], a["state"]) for a in again["alerts"]] == [("busy", "firing")]
     assert again["events"] == []  # already delivered
-    records = [json.loads(line) for line in (copy / "monitor" / "alerts.jsonl").read_text().splitlines()]
-    assert [(r["rule"], r["state"], r["deployment"]) for r in records] == [("busy", "firing", "web")]
+    records = [
+        json.loads(line) for line in (copy / "monitor" / "alerts.jsonl").read_text().splitlines()
+    ]
+    assert [(r["rule"], r["state"], r["deployment"]) for r in records] == [
+        ("busy", "firing", "web")
+    ]
     server = Server(copy, _free_port())
     try:
         status, text = _call(server.base + "/metrics")
@@ -172,14 +181,10 @@ def test_retrain_without_feedback_is_refused(ws: Path, tmp_path: Path) -> None:
     assert_rejected(run_dcai("retrain", "web", workspace=copy), "feedback label")
 
 
-def test_html_report_is_written_and_not_overwritten_without_force(
-    ws: Path, tmp_path: Path
-) -> None:
+def test_html_report_is_written_and_not_overwritten_without_force(ws: Path, tmp_path: Path) -> None:
     page = tmp_path / "monitor.html"
     done = ok(run_dcai("monitor", "web", "--window", "1d", "--html", str(page), workspace=ws))
     assert f"report: {page}" in done.stdout.replace("\n", "")
     text = page.read_text(encoding="utf-8")
-    assert "Plotly" in text and "web" in text and "<script src=\"http" not in text
-    assert_rejected(
-        run_dcai("monitor", "web", "--html", str(page), workspace=ws), str(page.name)
-    )
+    assert "Plotly" in text and "web" in text and '<script src="http' not in text
+    assert_rejected(run_dcai("monitor", "web", "--html", str(page), workspace=ws), str(page.name))

@@ -46,7 +46,9 @@ def traffic(ws: Path) -> Iterator[Server]:
     def send(worker: int) -> None:
         n = 0
         while not stop.is_set():
-            status, _ = server.predict({"instances": _instances(1, n % 200), "key": f"{worker}-{n}"})
+            status, _ = server.predict(
+                {"instances": _instances(1, n % 200), "key": f"{worker}-{n}"}
+            )
             if status != 200:
                 failures.append(status)
             n += 1

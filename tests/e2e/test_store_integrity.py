@@ -101,7 +101,9 @@ def test_data_add_repairs_a_corrupt_object(ws: Path, tmp_path: Path) -> None:
     path.write_bytes(b"garbage")
     source = tmp_path / "again.csv"
     base_frame().to_csv(source, index=False)
-    result = ok_json(run_dcai("data", "add", "ds", str(source), "--id", "uid", "--json", workspace=ws))
+    result = ok_json(
+        run_dcai("data", "add", "ds", str(source), "--id", "uid", "--json", workspace=ws)
+    )
     assert result["new"] is False
     ok(run_dcai("data", "export", "ds@v1", str(tmp_path / "v1.csv"), workspace=ws))
     assert ok_json(run_dcai("verify", "--json", workspace=ws))["clean"] is True
@@ -234,7 +236,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     proc = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")

@@ -24,9 +24,7 @@ def comments(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rows = []
     for i in range(n):
         label = int(rng.integers(0, 2))
-        words = list(rng.choice(SPAM if label else HAM, size=4)) + list(
-            rng.choice(FILLER, size=4)
-        )
+        words = list(rng.choice(SPAM if label else HAM, size=4)) + list(rng.choice(FILLER, size=4))
         rng.shuffle(words)
         rows.append(
             {
@@ -69,8 +67,19 @@ def test_every_named_recipe_trains_through_the_cli(tmp_path: Path) -> None:
     text_csv = tmp_path / "comments.csv"
     comments().to_csv(text_csv, index=False)
     added = run_dcai(
-        "data", "add", "comments", str(text_csv), "--id", "comment_id", "--text", "content",
-        "--meta", "author", "--meta", "date", workspace=ws,
+        "data",
+        "add",
+        "comments",
+        str(text_csv),
+        "--id",
+        "comment_id",
+        "--text",
+        "content",
+        "--meta",
+        "author",
+        "--meta",
+        "date",
+        workspace=ws,
     )
     assert added.returncode == 0, added
     assert run_dcai("data", "split", "comments", workspace=ws).returncode == 0

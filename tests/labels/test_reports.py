@@ -21,7 +21,9 @@ from tests.conftest import run_dcai
 def annotated(tmp_workspace: dcai.Workspace) -> tuple[dcai.Workspace, str, pd.DataFrame]:
     version = tmp_workspace.add_dataset("digits", digits_frame().iloc[:400])
     truth = version.to_pandas(columns=["example_id", "label"])
-    child = tmp_workspace.labels.import_annotations(version.ref, simulate_labelers(truth, n_items=150))
+    child = tmp_workspace.labels.import_annotations(
+        version.ref, simulate_labelers(truth, n_items=150)
+    )
     return tmp_workspace, child.ref, truth
 
 

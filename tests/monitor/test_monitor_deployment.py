@@ -182,7 +182,9 @@ def test_reading_inputs_in_duckdb_matches_parsing_them_in_python(served: Path) -
         raw, _, none = _read_logs(ws.stores, "web", None, None)
     assert none is None and "inputs" in raw and "inputs" not in rows and parsed is not None
     moment = NOW.timestamp()
-    python = compute_windows(raw, errors=errors, reference=reference, window_seconds=1800, now=moment)
+    python = compute_windows(
+        raw, errors=errors, reference=reference, window_seconds=1800, now=moment
+    )
     duck = compute_windows(
         rows,
         errors=errors,

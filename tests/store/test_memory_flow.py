@@ -27,8 +27,13 @@ def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     flip = rng.choice(n, size=15, replace=False)
     labels[flip] = np.where(labels[flip] == "pos", "neg", "pos")
     return pd.DataFrame(
-        {"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "site": rng.choice(["a", "b"], n),
-         "label": labels}
+        {
+            "x0": x[:, 0],
+            "x1": x[:, 1],
+            "x2": x[:, 2],
+            "site": rng.choice(["a", "b"], n),
+            "label": labels,
+        }
     )
 
 
@@ -49,7 +54,9 @@ def test_core_flow_on_memory_objects(tmp_path: Path) -> None:
     ws.models.register(result.run, name="toy-model")
     registered = ws.load_model("toy-model/1")
     dev = cleaned.to_pandas().query("split == 'dev'")
-    assert (model.predict(dev[["x0", "x1", "x2"]]) == registered.predict(dev[["x0", "x1", "x2"]])).all()
+    assert (
+        model.predict(dev[["x0", "x1", "x2"]]) == registered.predict(dev[["x0", "x1", "x2"]])
+    ).all()
     guideline_file = tmp_path / "guide.md"
     guideline_file.write_text("# Label pos when x0 + x1 > 0\n", encoding="utf-8")
     guideline = ws.labels.add_guideline("toy", guideline_file)

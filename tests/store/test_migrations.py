@@ -130,7 +130,11 @@ def test_a_new_database_is_at_head_with_created_at(tmp_path: Path) -> None:
     before = time.time()
     store = MetadataStore(_url(tmp_path / "m.db"))
     status = store.migration_status()
-    assert (status.revision, status.schema_version, status.pending) == (HEAD_REVISION, SCHEMA_VERSION, [])
+    assert (status.revision, status.schema_version, status.pending) == (
+        HEAD_REVISION,
+        SCHEMA_VERSION,
+        [],
+    )
     created = store.created_at()
     assert created is not None and created >= before - 1
     store.dispose()
@@ -322,20 +326,35 @@ def test_dcai_migrate_dry_run_then_apply(tmp_path: Path) -> None:
     report = json.loads(dry.stdout)
     assert report["dry_run"] is True and report["applied"] == []
     assert (report["current"], report["head"]) == ("0002_audits", HEAD_REVISION)
-    assert report["pending"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments", "0007_monitor"]
+    assert report["pending"] == [
+        "0003_labels",
+        "0004_runs",
+        "0005_registry",
+        "0006_deployments",
+        "0007_monitor",
+    ]
     assert report["stamped"] is False and report["schema_version"] == 2
     assert _dump(ws / "metadata.db") == before  # (opening it switched it to WAL: not content)
     assert "alembic_version" not in _tables(ws / "metadata.db")
 
     human = run_dcai("migrate", "--dry-run", workspace=ws)
     assert human.returncode == 0, human
-    assert "pending: 0003_labels, 0004_runs, 0005_registry, 0006_deployments, 0007_monitor" in human.stdout
+    assert (
+        "pending: 0003_labels, 0004_runs, 0005_registry, 0006_deployments, 0007_monitor"
+        in human.stdout
+    )
     assert "nothing was changed" in human.stdout
 
     done = run_dcai("migrate", "--json", workspace=ws)
     assert done.returncode == 0, done
     report = json.loads(done.stdout)
-    assert report["applied"] == ["0003_labels", "0004_runs", "0005_registry", "0006_deployments", "0007_monitor"]
+    assert report["applied"] == [
+        "0003_labels",
+        "0004_runs",
+        "0005_registry",
+        "0006_deployments",
+        "0007_monitor",
+    ]
     assert report["now"] == HEAD_REVISION
     assert _alembic_rows(ws / "metadata.db") == [HEAD_REVISION]
 
@@ -348,7 +367,8 @@ def test_dcai_migrate_refuses_a_newer_workspace(tmp_path: Path) -> None:
     dcai.Workspace(ws).close()
     with closing(sqlite3.connect(ws / "metadata.db")) as conn, conn:
         conn.execute(
-            "UPDATE dcai_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+            "UPDATE dcai_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
         )
     result = run_dcai("migrate", "--dry-run", workspace=ws)
     assert result.returncode == 1, result

@@ -389,7 +389,9 @@ def find_slices(
         """Which of ``indices`` pass the redundancy rule against their parents (memoised)."""
         todo = np.asarray([i for i in indices if int(i) not in kept], dtype=np.int64)
         if len(todo):
-            for i, good in zip(todo, keep_over_parents(todo, cand, parents, threshold), strict=True):
+            for i, good in zip(
+                todo, keep_over_parents(todo, cand, parents, threshold), strict=True
+            ):
                 kept[int(i)] = bool(good)
         return np.asarray([kept[int(i)] for i in indices], dtype=bool)
 

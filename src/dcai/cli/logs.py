@@ -47,6 +47,7 @@ def show(
 ) -> None:
     """Logged predictions of a deployment, newest first, with their feedback joined."""
     from dcai.deploy.logs import decoded
+
     ws = open_workspace(ctx)
     frame = ws.deployments.logs(deployment, since=since, limit=limit)
     rows = [

@@ -458,8 +458,15 @@ def _print_monitor_demo(result: Any) -> None:
         "comes back 45 minutes later for 60 % of them"
     )
     table = Table(title=f"dcai monitor {DEPLOYMENT} --window 1h", title_justify="left")
-    for column in ("hour (UTC)", "requests", "drifted", "out of range", "confidence",
-                   "accuracy [95 %]", "estimated"):
+    for column in (
+        "hour (UTC)",
+        "requests",
+        "drifted",
+        "out of range",
+        "confidence",
+        "accuracy [95 %]",
+        "estimated",
+    ):
         table.add_column(column, justify="left" if column.startswith("hour") else "right")
     for row in shown["windows"].to_dict(orient="records"):
         accuracy = row["accuracy"]

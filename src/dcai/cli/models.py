@@ -189,15 +189,11 @@ def unalias(
 def card(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="NAME, NAME/3 or NAME@alias.")],
-    fmt: Annotated[
-        str, typer.Option("--format", help="markdown (default) or html.")
-    ] = "markdown",
+    fmt: Annotated[str, typer.Option("--format", help="markdown (default) or html.")] = "markdown",
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the card to this file (else stdout).")
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite --out if it exists.")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """A model card: data version and lineage, label quality, metrics per class and slice,
     weak slices, code and environment."""

@@ -51,9 +51,8 @@ def _accuracy(row: dict[str, Any], name: str) -> str:
 
 def _print(report: MonitorReport) -> None:
     windows = report.windows.to_dict(orient="records")
-    title = (
-        f"{escape(report.deployment)}: {len(windows)} window(s) of {report.spec}"
-        + (f", reference {escape(report.reference)}" if report.reference else "")
+    title = f"{escape(report.deployment)}: {len(windows)} window(s) of {report.spec}" + (
+        f", reference {escape(report.reference)}" if report.reference else ""
     )
     table = Table(title=title, title_justify="left")
     table.add_column("window (UTC)", no_wrap=True)

@@ -14,8 +14,10 @@ from dcai.cli._output import console, print_json
 def _comparison_line(name: str, found: dict[str, Any] | None) -> str:
     if found is None:
         return f"  {name}: not compared"
-    verdict = "[green]real[/]" if found["real"] and found["difference"] > 0 else (
-        "[red]real[/]" if found["real"] else "within noise"
+    verdict = (
+        "[green]real[/]"
+        if found["real"] and found["difference"] > 0
+        else ("[red]real[/]" if found["real"] else "within noise")
     )
     return (
         f"  {name}: candidate {found['candidate_accuracy']:.3f} vs production "

@@ -394,6 +394,7 @@ def export(
     import logging
 
     from dcai._optional import import_optional
+
     ws = open_workspace(ctx)
     import_optional("mlflow", extra="mlflow", purpose="Exporting runs to MLflow")
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # after import: it sets its own level

@@ -57,15 +57,18 @@ def _plain(value: Any) -> Any:
 
 
 def answers(model: LoadedModel, probs: np.ndarray) -> list[dict[str, Any]]:
-    """``{"label", "confidence", "probabilities"}`` per row: the most probable class."""
+    """``{"label", "confidence", "probabilities"}`` per row: the most probable class.
+
+    Built from plain lists (one ``tolist`` per array, not one NumPy scalar per value): this
+    runs on every request.
+    """
     best = probs.argmax(axis=1)
+    labels = [_plain(c) for c in model.classes]
+    keys = [str(c) for c in model.classes]
+    confidence = probs[np.arange(len(probs)), best].tolist()
     return [
-        {
-            "label": _plain(model.classes[int(j)]),
-            "confidence": float(row[int(j)]),
-            "probabilities": {str(c): float(p) for c, p in zip(model.classes, row, strict=True)},
-        }
-        for row, j in zip(probs, best, strict=True)
+        {"label": labels[j], "confidence": c, "probabilities": dict(zip(keys, row, strict=True))}
+        for j, c, row in zip(best.tolist(), confidence, probs.tolist(), strict=True)
     ]
 
 

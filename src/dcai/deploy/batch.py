@@ -12,7 +12,6 @@ name), so production data from batch jobs flows back like any other.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,7 +25,12 @@ from dcai._progress import ProgressCallback, Steps
 from dcai.deploy._models import answers, load_pinned
 from dcai.deploy._privacy import redactor_for
 from dcai.deploy.deployments import check_deployment_name
-from dcai.deploy.prediction_log import PartitionedLog, inputs_json_fast, prediction_log_dir
+from dcai.deploy.prediction_log import (
+    PartitionedLog,
+    inputs_json,
+    prediction_block,
+    prediction_log_dir,
+)
 from dcai.errors import InvalidInputError, SchemaError
 
 if TYPE_CHECKING:
@@ -123,28 +127,19 @@ def predict_batch(
             part.insert(0, id_column, ids.iloc[lo : lo + len(chunk)].to_numpy())
             parts.append(part)
             if writer is not None:
-                request_id = uuid.uuid4().hex
-                at = datetime.now(UTC).isoformat(timespec="microseconds")
                 records = chunk[loaded.features].to_dict(orient="records")
-                writer.extend(  # one queue item per chunk, as the server does per request
-                    [
-                        {
-                            "request_id": request_id,
-                            "index": i,
-                            "time": at,
-                            "deployment": name,
-                            "revision": 0,
-                            "route": "batch",
-                            "model_version": loaded.ref,
-                            "inputs": inputs_json_fast(redact(row)),
-                            "label": json.dumps(answer["label"], default=str),
-                            "confidence": answer["confidence"],
-                            "probabilities": json.dumps(answer["probabilities"]),
-                            "needs_review": False,
-                            "latency_ms": latency,
-                        }
-                        for i, (row, answer) in enumerate(zip(records, answered, strict=True))
-                    ]
+                writer.extend_block(  # one queue item per chunk, as the server does per request
+                    prediction_block(
+                        answered,
+                        [inputs_json(redact(row)) for row in records],
+                        request_id=uuid.uuid4().hex,
+                        time=datetime.now(UTC).isoformat(timespec="microseconds"),
+                        deployment=name,
+                        revision=0,
+                        route="batch",
+                        model_version=loaded.ref,
+                        latency_ms=latency,
+                    )
                 )
                 logged += len(records)
     finally:

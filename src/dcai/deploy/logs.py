@@ -441,7 +441,12 @@ def review_queue(
     """Answers waiting for a person, oldest first: logged with ``needs_review`` (modes
     ``partial``, ``assist``, ``shadow``) and no feedback label yet."""
     rows = read_log(
-        stores, deployment, since=since, limit=None, routes=("primary", "canary"), waiting_review=True
+        stores,
+        deployment,
+        since=since,
+        limit=None,
+        routes=("primary", "canary"),
+        waiting_review=True,
     )
     waiting = rows.sort_values(["time", "request_id", "index"], kind="stable")
     return waiting if limit is None else waiting.head(limit)

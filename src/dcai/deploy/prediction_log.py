@@ -20,28 +20,31 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
-import math
 import os
 import queue
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 __all__ = [
     "ERROR_FIELDS",
     "FEEDBACK_FIELDS",
     "PREDICTION_FIELDS",
+    "LogBlock",
     "PartitionedLog",
     "error_log_dir",
     "feedback_log_dir",
     "inputs_json",
-    "inputs_json_fast",
+    "prediction_block",
     "prediction_log_dir",
+    "to_json",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,32 +90,106 @@ ERROR_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def to_json(value: Any) -> str:
+    """``value`` as strict, compact JSON text: NaN and infinity are written as ``null``, keys as
+    strings, and a type JSON lacks (a NumPy scalar, a ``Decimal``) as its ``str``.
+
+    One C call (orjson) per value: the server writes three of these for every answered
+    instance, so the standard library's encoder was a third of its time at 100 rows/request.
+
+    >>> to_json({"x": float("nan"), "colour": "red", 1: 0.25})
+    '{"x":null,"colour":"red","1":0.25}'
+    """
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def inputs_json(row: dict[str, Any]) -> str:
-    """One instance's inputs as strict JSON: missing values (NaN, None) are ``null``.
+    """One instance's inputs as the log keeps them: strict JSON, missing values (NaN, None)
+    as ``null``.
 
     >>> inputs_json({"x": float("nan"), "colour": "red"})
-    '{"x": null, "colour": "red"}'
+    '{"x":null,"colour":"red"}'
     """
-    clean = {
-        str(k): None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()
-    }
-    return json.dumps(clean, default=str, allow_nan=False)
+    return to_json(row)
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=str).encode
+@dataclass(frozen=True)
+class LogBlock:
+    """The log rows of one request (or one batch chunk), by column.
 
-
-def inputs_json_fast(row: dict[str, Any]) -> str:
-    """:func:`inputs_json` for rows that are almost always finite (validated request inputs):
-    one C-encoder call, falling back to the NaN-cleaning path only when a value needs it.
-
-    >>> inputs_json_fast({"x": 1, "y": float("nan")})
-    '{"x": 1, "y": null}'
+    ``values`` maps a field to a list of ``size`` values, or to one value shared by every row
+    (the request id, time, route, ...). Every row must have the same ``deployment`` and the
+    same date in ``time``: they choose the partition. Without an ``index`` field the rows are
+    numbered 0, 1, ...: a request's instances in order. Queuing one block per request instead
+    of one dict per row is what keeps the log's cost per instance small.
     """
-    try:
-        return _ENCODE(row)
-    except ValueError:  # NaN or infinity: written as null
-        return inputs_json(row)
+
+    size: int
+    values: dict[str, Any]
+
+    @property
+    def partition(self) -> tuple[str, str]:
+        """``(deployment, date)``: the folder its rows go to."""
+        return str(self.column("deployment")[0]), str(self.column("time")[0])[:10]
+
+    def column(self, name: str) -> list[Any]:
+        if name == "index" and "index" not in self.values:
+            return list(range(self.size))
+        value = self.values.get(name)
+        return value if isinstance(value, list) else [value] * self.size
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The block as one dict per row (its fields, and ``index``)."""
+        names = [*self.values, *(() if "index" in self.values else ("index",))]
+        columns = [self.column(name) for name in names]
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def prediction_block(
+    answers: list[dict[str, Any]],
+    inputs: list[str],
+    *,
+    needs_review: list[bool] | bool = False,
+    **shared: Any,
+) -> LogBlock:
+    """The prediction-log rows of one answered request: ``answers`` as
+    :func:`dcai.deploy._models.answers` gives them, ``inputs`` as :func:`inputs_json` wrote
+    them, and the fields every row shares (``request_id``, ``time``, ``deployment``,
+    ``revision``, ``route``, ``model_version``, ``latency_ms``).
+
+    >>> block = prediction_block(
+    ...     [{"label": 1, "confidence": 0.9, "probabilities": {"0": 0.1, "1": 0.9}}],
+    ...     ['{"x":3}'], request_id="r1", time="2026-01-01T00:00:00+00:00",
+    ...     deployment="web", route="primary")
+    >>> block.column("label"), block.column("index"), block.partition
+    (['1'], [0], ('web', '2026-01-01'))
+    >>> block.rows()[0]["probabilities"]
+    '{"0":0.1,"1":0.9}'
+    """
+    return LogBlock(
+        len(answers),
+        shared
+        | {
+            "inputs": inputs,
+            "label": [to_json(a["label"]) for a in answers],
+            "confidence": [a["confidence"] for a in answers],
+            "probabilities": [to_json(a["probabilities"]) for a in answers],
+            "needs_review": needs_review,
+        },
+    )
+
+
+def _blocks(rows: list[dict[str, Any]]) -> list[LogBlock]:
+    """Row dicts as blocks, one per partition (every field a column)."""
+    parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        parts[(str(row["deployment"]), str(row["time"])[:10])].append(row)
+    out = []
+    for part in parts.values():
+        names = {name for row in part for name in row}
+        columns: dict[str, Any] = {name: [row.get(name) for row in part] for name in names}
+        out.append(LogBlock(len(part), columns))
+    return out
 
 
 def prediction_log_dir(root: Path) -> Path:
@@ -150,9 +227,9 @@ class PartitionedLog:
         self.fields = fields
         self.flush_interval = flush_interval
         self.batch_rows = batch_rows
-        # Items are lists of rows (one per request): one queue operation per request, not per
-        # row. ``max_queued`` bounds the rows waiting (approximately: whole requests).
-        self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
+        # Items are blocks (one per request): one queue operation per request, not per row.
+        # ``max_queued`` bounds the rows waiting (approximately: whole requests).
+        self._queue: queue.Queue[LogBlock | None] = queue.Queue()
         self.max_queued = max_queued
         self._queued = 0
         self._queued_lock = threading.Lock()
@@ -160,7 +237,6 @@ class PartitionedLog:
         self.dropped_rows = 0
         self.written_rows = 0
         self._counter = itertools.count()
-        self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dcai-log-writer", daemon=True)
         self._thread.start()
 
@@ -169,20 +245,24 @@ class PartitionedLog:
         self.extend([row])
 
     def extend(self, rows: list[dict[str, Any]]) -> None:
+        """Queue rows given as dicts; never blocks (past ``max_queued`` waiting rows they are
+        dropped and counted)."""
+        for block in _blocks(rows):
+            self.extend_block(block)
+
+    def extend_block(self, block: LogBlock) -> None:
         """Queue the rows of one request together; never blocks (past ``max_queued`` waiting
         rows they are dropped and counted)."""
-        if not rows:
+        if block.size <= 0:
             return
         with self._queued_lock:
-            if self._queued + len(rows) > self.max_queued:
-                full = True
-            else:
-                full = False
-                self._queued += len(rows)
+            full = self._queued + block.size > self.max_queued
+            if not full:
+                self._queued += block.size
         if full:
-            self._drop(len(rows))
+            self._drop(block.size)
             return
-        self._queue.put_nowait(rows)
+        self._queue.put_nowait(block)
 
     def _drop(self, n: int) -> None:
         self.dropped_rows += n
@@ -190,60 +270,66 @@ class PartitionedLog:
             self._on_drop(n)
 
     def _run(self) -> None:
-        batch: list[dict[str, Any]] = []
+        batch: list[LogBlock] = []
+        rows = 0
         deadline = time.monotonic() + self.flush_interval
         while True:
             timeout = max(0.0, deadline - time.monotonic())
             try:
-                rows = self._queue.get(timeout=timeout)
+                block = self._queue.get(timeout=timeout)
             except queue.Empty:
-                rows = []
-            if rows is None:  # close()
+                block = LogBlock(0, {})
+            if block is None:  # close()
                 self._write(batch)
                 return
-            if rows:
-                batch.extend(rows)
+            if block.size:
+                batch.append(block)
+                rows += block.size
                 with self._queued_lock:
-                    self._queued -= len(rows)
-            if len(batch) >= self.batch_rows or time.monotonic() >= deadline:
+                    self._queued -= block.size
+            if rows >= self.batch_rows or time.monotonic() >= deadline:
                 self._write(batch)
-                batch = []
+                batch, rows = [], 0
                 deadline = time.monotonic() + self.flush_interval
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[LogBlock]) -> None:
         if not batch:
             return
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        parts: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        for row in batch:
-            parts[(str(row["deployment"]), str(row["time"])[:10])].append(row)
-        for (deployment, date), rows in parts.items():
+        parts: dict[tuple[str, str], list[LogBlock]] = defaultdict(list)
+        for block in batch:
+            parts[block.partition].append(block)
+        schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in self.fields])
+        for (deployment, date), blocks in parts.items():
             folder = self.root / f"deployment={deployment}" / f"date={date}"
             name = f"part-{time.time_ns()}-{os.getpid()}-{next(self._counter)}.parquet"
+            size = sum(block.size for block in blocks)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in self.fields])
-                # Column by column: three times faster than a list of row dicts.
-                table = pa.Table.from_pydict(
-                    {name: [r.get(name) for r in rows] for name, _ in self.fields}, schema=schema
-                )
+                columns: dict[str, list[Any]] = {}
+                for field, _ in self.fields:
+                    values: list[Any] = []
+                    for block in blocks:
+                        values.extend(block.column(field))
+                    columns[field] = values
+                table = pa.Table.from_pydict(columns, schema=schema)
                 tmp = folder / f".{name}.tmp"
                 pq.write_table(table, tmp, compression="zstd")
                 os.replace(tmp, folder / name)
-                self.written_rows += len(rows)
+                self.written_rows += size
             except Exception as exc:  # a full or read-only disk, or a row Arrow cannot take
                 # Anything raised here would end the writer thread and lose every later row
                 # without counting it: drop this batch, count it, and keep writing.
                 logger.error(
                     "%s log: dropped %d rows: cannot write %s: %s",
                     self.root.name,
-                    len(rows),
+                    size,
                     folder,
                     exc,
                 )
-                self._drop(len(rows))
+                self._drop(size)
                 with contextlib.suppress(OSError):
                     (folder / f".{name}.tmp").unlink(missing_ok=True)
 

@@ -70,7 +70,9 @@ def export_to_mlflow(
     if experiment is not None and not experiment.strip():
         raise InvalidInputError("the MLflow experiment name must be a non-empty string")
     if runs:
-        keys = [str(run_detail(stores, key)["id"]) for key in runs]  # unknown runs fail before any write
+        keys = [
+            str(run_detail(stores, key)["id"]) for key in runs
+        ]  # unknown runs fail before any write
     else:
         frame = list_runs(stores)
         keys = [str(r) for r in reversed(frame["run"].tolist())]  # oldest first
@@ -160,7 +162,8 @@ class _Exporter:
         e = self.entities
         tags = _tags(detail)
         history = {
-            metric: metric_history(self.stores, detail["id"], metric) for metric in detail["metrics"]
+            metric: metric_history(self.stores, detail["id"], metric)
+            for metric in detail["metrics"]
         }
         created = self.client.create_run(
             experiment_id,

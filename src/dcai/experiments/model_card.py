@@ -129,9 +129,7 @@ def _weak(overall: float | None, metrics: dict[str, Any]) -> list[list[str]]:
         for record in groups:
             value, n = record.get("value"), int(record.get("n") or 0)
             if value is not None and n >= WEAK_MIN_N and value <= overall - WEAK_MARGIN:
-                rows.append(
-                    [column, str(record.get("group")), str(n), _pct(value), "accuracy"]
-                )
+                rows.append([column, str(record.get("group")), str(n), _pct(value), "accuracy"])
     return sorted(rows, key=lambda r: float(r[3]) if r[3] != "—" else 1.0)
 
 
@@ -249,9 +247,7 @@ def _blocks(stores: Stores, ref: str) -> tuple[str, list[Block]]:
         )
         blocks.append(("table", ["slice", "group", "n", "value", "metric"], weak))
     else:
-        blocks.append(
-            ("p", f"None at least {WEAK_MARGIN:.0%} below the overall dev accuracy.")
-        )
+        blocks.append(("p", f"None at least {WEAK_MARGIN:.0%} below the overall dev accuracy."))
 
     blocks.append(("h2", "Code"))
     code = detail["code"]
@@ -290,7 +286,9 @@ def _blocks(stores: Stores, ref: str) -> tuple[str, list[Block]]:
             ],
         )
     )
-    moves = [m for m in alias_history(stores, mv.name) if mv.version in (m.from_version, m.to_version)]
+    moves = [
+        m for m in alias_history(stores, mv.name) if mv.version in (m.from_version, m.to_version)
+    ]
     if moves:
         blocks.append(("h2", "Alias history of this version"))
         blocks.append(
@@ -352,8 +350,7 @@ def _html(title: str, blocks: list[Block]) -> str:
         elif kind == "table":
             head = "".join(f"<th>{e(h)}</th>" for h in block[1])
             rows = "".join(
-                "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
-                for row in block[2]
+                "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in block[2]
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     style = (

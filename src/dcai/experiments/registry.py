@@ -359,9 +359,7 @@ def alias_history(stores: Stores, name: str) -> list[AliasMove]:
 # Writing ---------------------------------------------------------------------------------------
 
 
-def _load_object(
-    stores: Stores, digest: str, *, what: str, trusted: Iterable[str] = ()
-) -> Any:
+def _load_object(stores: Stores, digest: str, *, what: str, trusted: Iterable[str] = ()) -> Any:
     """A stored model by its sha256: bytes verified, only exact trusted types constructed."""
     from dcai.experiments.model_files import load_model_bytes
 
@@ -375,7 +373,9 @@ def _signature(
     """Training features (name, dtype, role), label column and classes of a run's model."""
     from dcai.data.versions import resolve_ref
 
-    model = _load_object(stores, digest, what=f"the model of run {detail['id'][:8]}", trusted=trusted)
+    model = _load_object(
+        stores, digest, what=f"the model of run {detail['id'][:8]}", trusted=trusted
+    )
     classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
     signature: dict[str, Any] = {"classes": classes, "inputs": [], "label": None}
     if detail["dataset"] is not None:

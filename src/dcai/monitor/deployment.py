@@ -332,9 +332,9 @@ def _fit_reference_for(stores: Stores, model: str) -> tuple[Reference | None, li
             probs = [c for c in dev.columns if str(c).startswith("p_")]
             if probs and len(dev):
                 confidence = dev[probs].to_numpy(dtype=np.float64).max(axis=1)
-                correct = (
-                    dev["predicted"].astype(str) == dev["label"].astype(str)
-                ).to_numpy(dtype=np.float64)
+                correct = (dev["predicted"].astype(str) == dev["label"].astype(str)).to_numpy(
+                    dtype=np.float64
+                )
     except UnknownRefError:
         notes.append(f"the training run of {version.ref} is gone: no dev answers")
     reference = fit_reference(
@@ -366,7 +366,9 @@ def _store(
         start: [_plain_record(r) for r in group.drop(columns="window_start").to_dict("records")]
         for start, group in columns.groupby("window_start", sort=False)
     }
-    metric_names = [c for c in windows.columns if c not in ("window_start", "window_end", "complete")]
+    metric_names = [
+        c for c in windows.columns if c not in ("window_start", "window_end", "complete")
+    ]
     rows = [
         {
             "deployment": name,

@@ -402,7 +402,9 @@ def _every_complete(served: pd.DataFrame, every: int, index: pd.Index) -> np.nda
 
 def _empty_windows(reference: Reference | None) -> pd.DataFrame:
     classes = [f"class_share:{_category_text(c)}" for c in (reference.classes if reference else ())]
-    return pd.DataFrame(columns=["window_start", "window_end", "complete", *WINDOW_METRICS, *classes])
+    return pd.DataFrame(
+        columns=["window_start", "window_end", "complete", *WINDOW_METRICS, *classes]
+    )
 
 
 def _software(
@@ -439,15 +441,15 @@ def _software(
         out[name] = latency.quantile(q).reindex(out.index).to_numpy() / 1000.0
 
 
-def _parse_inputs(served: pd.DataFrame, features: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+def _parse_inputs(
+    served: pd.DataFrame, features: tuple[str, ...]
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The logged inputs as columns (missing keys NaN) and, per row, whether a feature was
     absent from it."""
     decoded = [_decode(text) for text in served["inputs"]]
     records = [d if isinstance(d, dict) else {} for d in decoded]
     frame = pd.DataFrame.from_records(records, columns=list(features))
-    absent = np.array(
-        [any(f not in record for f in features) for record in records], dtype=bool
-    )
+    absent = np.array([any(f not in record for f in features) for record in records], dtype=bool)
     return frame, absent
 
 

@@ -37,9 +37,7 @@ _MISSING = "__missing__"
 def _as_float(X: Any) -> np.ndarray:
     """Columns as float64; datetimes as seconds; infinities as missing (then imputed)."""
     if isinstance(X, pd.DataFrame):
-        if len(X.columns) and all(
-            isinstance(d, np.dtype) and d.kind in "biuf" for d in X.dtypes
-        ):
+        if len(X.columns) and all(isinstance(d, np.dtype) and d.kind in "biuf" for d in X.dtypes):
             # Plain NumPy numbers (bool, int, float): one conversion for the whole frame, the
             # same values as column by column (a served model calls this once per request).
             values = X.to_numpy(dtype=np.float64)

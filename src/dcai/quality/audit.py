@@ -118,7 +118,10 @@ class Audit:
 
     def _read(self, digest: str) -> pd.DataFrame:
         frame: pd.DataFrame = read_parquet_object(
-            self._bound_stores().objects, digest, suffix=_SUFFIX, what=f"audit {self.id[:8]} of {self.version_ref}"
+            self._bound_stores().objects,
+            digest,
+            suffix=_SUFFIX,
+            what=f"audit {self.id[:8]} of {self.version_ref}",
         )
         return frame
 

@@ -12,7 +12,6 @@ the shadow cannot keep up, jobs are dropped and counted, never the caller's requ
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dcai.deploy._models import answers as model_answers
+from dcai.deploy.prediction_log import LogBlock, prediction_block
 
 if TYPE_CHECKING:
     from dcai.serve._metrics import Metrics
@@ -51,7 +51,7 @@ class ShadowRunner:
 
     def __init__(
         self,
-        extend: Callable[[list[dict[str, Any]]], None],
+        extend: Callable[[LogBlock], None],
         metrics: Metrics,
         *,
         max_rows: int = 2000,
@@ -75,7 +75,9 @@ class ShadowRunner:
             self.dropped_jobs += 1
             shadow = job.target.shadow
             ref = shadow.ref if shadow is not None else ""
-            self._metrics.requests.labels(job.target.deployment.name, "shadow", ref, "dropped").inc()
+            self._metrics.requests.labels(
+                job.target.deployment.name, "shadow", ref, "dropped"
+            ).inc()
 
     def _run(self) -> None:
         while True:
@@ -131,24 +133,17 @@ class ShadowRunner:
                     a["label"] != b for a, b in zip(mine, job.primary_labels, strict=True)
                 )
                 self._extend(
-                    [
-                        {
-                            "request_id": job.request_id,
-                            "index": i,
-                            "time": job.at,
-                            "deployment": name,
-                            "revision": job.target.deployment.revision,
-                            "route": "shadow",
-                            "model_version": ref,
-                            "inputs": job.logged_inputs[i],
-                            "label": json.dumps(answer["label"]),
-                            "confidence": answer["confidence"],
-                            "probabilities": json.dumps(answer["probabilities"]),
-                            "needs_review": False,
-                            "latency_ms": latency,
-                        }
-                        for i, answer in enumerate(mine)
-                    ]
+                    prediction_block(
+                        mine,
+                        job.logged_inputs,
+                        request_id=job.request_id,
+                        time=job.at,
+                        deployment=name,
+                        revision=job.target.deployment.revision,
+                        route="shadow",
+                        model_version=ref,
+                        latency_ms=latency,
+                    )
                 )
             self._metrics.shadow_predictions.labels(name).inc(len(answered))
             self._metrics.shadow_disagreements.labels(name).inc(disagree)

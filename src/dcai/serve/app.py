@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -42,7 +44,8 @@ from dcai.deploy.prediction_log import (
     PartitionedLog,
     error_log_dir,
     feedback_log_dir,
-    inputs_json_fast,
+    inputs_json,
+    prediction_block,
     prediction_log_dir,
 )
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
@@ -137,12 +140,14 @@ def _predict_operation(
     return operation
 
 
-def _review(mode: str, review_below: float | None, confidence: float) -> bool:
+def _reviews(mode: str, review_below: float | None, answers: list[dict[str, Any]]) -> list[bool]:
+    """Which answers go to a person: all of them in ``assist`` and ``shadow`` (human-only),
+    those below ``review_below`` in ``partial``, none in ``full``."""
     if mode in ("assist", "shadow"):
-        return True
+        return [True] * len(answers)
     if mode == "partial" and review_below is not None:
-        return confidence < review_below
-    return False
+        return [a["confidence"] < review_below for a in answers]
+    return [False] * len(answers)
 
 
 def create_app(
@@ -173,7 +178,7 @@ def create_app(
     recent: OrderedDict[str, tuple[str, int]] = OrderedDict()
     recent_lock = threading.Lock()
     source = SnapshotSource(stores, poll_interval=poll_interval, trusted=trusted)
-    shadows = ShadowRunner(log.extend, metrics)
+    shadows = ShadowRunner(log.extend_block, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -246,6 +251,8 @@ def create_app(
         metrics.in_flight.inc()
         try:
             probs = model.predict(frame)
+            if not np.isfinite(probs).all():  # NaN is not JSON: a failure, not an answer
+                raise ValueError("a non-finite probability")
         except Exception as exc:
             metrics.requests.labels(name, route, model.ref, "error").inc()
             logger.exception("model %s of %s failed", model.ref, name)
@@ -276,40 +283,35 @@ def create_app(
             if len(recent) > 1_000_000:
                 recent.popitem(last=False)
         at = datetime.now(UTC).isoformat(timespec="microseconds")
-        human_only = routing.mode == "shadow"
-        predictions = []
-        logged_inputs = [inputs_json_fast(target.redact(record)) for record in inputs]
-        confidence = metrics.confidence.labels(name)
-        rows = []
-        for i, answer in enumerate(answers):
-            review = _review(routing.mode, routing.review_below, answer["confidence"])
-            confidence.observe(answer["confidence"])
-            rows.append(
-                {
-                    "request_id": request_id,
-                    "index": i,
-                    "time": at,
-                    "deployment": name,
-                    "revision": routing.revision,
-                    "route": route,
-                    "model_version": model.ref,
-                    "inputs": logged_inputs[i],
-                    "label": json.dumps(answer["label"]),
-                    "confidence": answer["confidence"],
-                    "probabilities": json.dumps(answer["probabilities"]),
-                    "needs_review": review,
-                    "latency_ms": latency,
-                }
+        reviews = _reviews(routing.mode, routing.review_below, answers)
+        logged_inputs = [inputs_json(target.redact(record)) for record in inputs]
+        log.extend_block(
+            prediction_block(
+                answers,
+                logged_inputs,
+                needs_review=reviews,
+                request_id=request_id,
+                time=at,
+                deployment=name,
+                revision=routing.revision,
+                route=route,
+                model_version=model.ref,
+                latency_ms=latency,
             )
-            if human_only:
-                answer = {"label": None, "confidence": None, "probabilities": None}
-            predictions.append({**answer, "needs_review": review})
-        log.extend(rows)
+        )
+        observe = metrics.confidence.labels(name).observe
+        for answer in answers:
+            observe(answer["confidence"])
         metrics.requests.labels(name, route, model.ref, "ok").inc()
         metrics.duration.labels(name, route).observe(latency / 1000)
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
             shadows.submit(ShadowJob(target, inputs, logged_inputs, labels, request_id, at))
+        if routing.mode == "shadow":  # human-only: the model's answers are logged, not given
+            hidden = {"label": None, "confidence": None, "probabilities": None}
+            predictions = [hidden | {"needs_review": r} for r in reviews]
+        else:
+            predictions = [a | {"needs_review": r} for a, r in zip(answers, reviews, strict=True)]
         payload = {
             "request_id": request_id,
             "deployment": name,
@@ -318,12 +320,9 @@ def create_app(
             "route": route,
             "predictions": predictions,
         }
-        try:  # plain JSON types already: skip FastAPI's generic encoder, refuse NaN
-            content = json.dumps(payload, allow_nan=False, separators=(",", ":"))
-        except ValueError:
-            raise HTTPException(
-                500, f"the model {model.ref} answered a non-finite probability"
-            ) from None
+        # Plain JSON types already (and every probability finite): one C call, not FastAPI's
+        # generic encoder.
+        content = orjson.dumps(payload, default=str)
         return Response(content, media_type="application/json")
 
     # Each served deployment has its own path in /openapi.json (and /docs) with the request body

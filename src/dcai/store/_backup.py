@@ -106,17 +106,20 @@ def backup_workspace(
     root = Path(workspace_root).resolve()
     if _inside(dest.resolve(), root) or _inside(dest.resolve(), objects.root.resolve()):
         raise InvalidInputError(
-            "the backup cannot go inside the workspace", path=str(dest),
+            "the backup cannot go inside the workspace",
+            path=str(dest),
             hint="Choose a folder outside it, ideally on another disk.",
         )
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise InvalidInputError(
-            "exists and is not an empty folder", path=str(dest),
+            "exists and is not an empty folder",
+            path=str(dest),
             hint="Give a new folder name for the backup.",
         )
     if not dest.parent.is_dir():
         raise InvalidInputError(
-            "the folder to hold the backup does not exist", path=str(dest.parent),
+            "the folder to hold the backup does not exist",
+            path=str(dest.parent),
             hint="Create it first.",
         )
     staging = dest.parent / f".{dest.name}.partial-{os.getpid()}"

@@ -218,9 +218,7 @@ class MetadataStore:
         # A workspace path is a path, never parsed as a URL: '?', '#', '%41' and spaces in
         # folder names stay as they are.
         target: str | URL = URL.create("sqlite", database=path) if path is not None else url
-        engine = create_engine(
-            target, connect_args={"timeout": timeout, "isolation_level": None}
-        )
+        engine = create_engine(target, connect_args={"timeout": timeout, "isolation_level": None})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
