@@ -4,6 +4,7 @@ one otherwise; a misfit is refused naming the field."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -82,3 +83,70 @@ def test_a_misfit_names_the_field(record: dict[str, Any], loc: list[Any], kind: 
         _parse(INTS, {"instances": [record]})
     first = raised.value.detail[0]
     assert first["loc"] == loc and first["type"] == kind
+
+
+ODD = [
+    {"name": name, "dtype": "int64", "role": "numeric"}
+    for name in ('50% "off"', "naïve\\path", "%s", "plain")
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(*(st.integers(-(2**53), 2**53),) * 4), min_size=1, max_size=6),
+    st.permutations(range(4)),
+    st.booleans(),
+)
+def test_the_numeric_block_logs_what_the_general_path_logs(
+    data: list[tuple[int, ...]], order: list[int], split: bool
+) -> None:
+    """Plain numbers take the one-block path (no dict per instance): its frame, its instances
+    and its logged JSON are those of the general path, whatever the field names and order."""
+    from dcai.deploy._privacy import Redactor
+    from dcai.deploy.prediction_log import inputs_json
+
+    features = [item["name"] for item in ODD]
+    columns = [features[i] for i in order]
+    rows = [[r[i] for i in order] for r in data]
+    body: dict[str, Any] = (
+        {"dataframe_split": {"columns": columns, "data": rows}}
+        if split
+        else {"instances": [dict(zip(columns, r, strict=True)) for r in rows]}
+    )
+    parsed = RequestParser("web", ODD, max_rows=1000).parse(body)
+    assert parsed.values is not None  # the block path
+    expected = [dict(zip(features, r, strict=True)) for r in data]
+    assert parsed.records == expected
+    pd.testing.assert_frame_equal(parsed.frame, _as_pandas_would(expected, features))
+    logged = parsed.logged_inputs(Redactor(frozenset(), "hash", b""))
+    assert [json.loads(text) for text in logged] == expected
+    assert logged == [inputs_json(record) for record in expected]  # byte for byte
+    # A sensitive column is redacted: the general logging path then.
+    redacted = parsed.logged_inputs(Redactor(frozenset({"plain"}), "drop", b""))
+    assert all("plain" not in json.loads(text) for text in redacted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(*(st.floats(allow_nan=False, allow_infinity=False),) * 3), min_size=1))
+def test_floats_logged_by_the_block_path_read_back_equal(data: list[tuple[float, ...]]) -> None:
+    from dcai.deploy._privacy import Redactor
+
+    body = {"dataframe_split": {"columns": ["f0", "f1", "f2"], "data": [list(r) for r in data]}}
+    parsed = RequestParser("web", FLOATS, max_rows=1000).parse(body)
+    assert parsed.values is not None
+    logged = parsed.logged_inputs(Redactor(frozenset(), "hash", b""))
+    assert [json.loads(text) for text in logged] == parsed.records
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"instances": [{"i0": 1, "i1": None, "i2": 3}]},  # a null
+        {"instances": [{"i0": 1, "i1": 2.0, "i2": 3}]},  # an integral float
+        {"dataframe_split": {"columns": ["i0", "i1", "i2"], "data": [[1, None, 3]]}},
+    ],
+)
+def test_what_the_block_cannot_take_the_general_path_accepts(body: dict[str, Any]) -> None:
+    parsed = RequestParser("web", INTS, max_rows=1000).parse(body)
+    assert parsed.values is None and len(parsed) == 1
+    assert parsed.records[0]["i0"] == 1 and parsed.records[0]["i2"] == 3

@@ -16,6 +16,7 @@ pytest.importorskip("prometheus_client")
 
 from dcai.deploy._models import LoadedModel
 from dcai.deploy._privacy import Redactor
+from dcai.serve._inputs import ParsedRequest, RequestParser
 from dcai.serve._metrics import Metrics
 from dcai.serve._shadow import ShadowJob, ShadowRunner
 
@@ -47,11 +48,20 @@ def _target(model: Threshold) -> Any:
     )
 
 
+PARSER = RequestParser("web", [{"name": "x", "dtype": "float64"}], max_rows=1000)
+
+
 def _job(target: Any, i: int, n: int) -> ShadowJob:
     xs = [float(i - 5 + j) for j in range(n)]
     inputs = [{"x": x} for x in xs]
+    if i % 2:  # a primary whose frame the shadow cannot reuse: built from the dicts
+        frame = pd.DataFrame({"x": xs, "other": 0})
+        request = ParsedRequest(frame, None, ["x"], records=inputs)
+    else:  # the numeric block: the shadow reuses the primary's frame
+        request = PARSER.parse({"instances": inputs})
+        assert request.values is not None
     logged = [json.dumps(record) for record in inputs]
-    return ShadowJob(target, inputs, logged, [1] * n, f"r{i}", "2026-12-07T00:00")
+    return ShadowJob(target, request, logged, [1] * n, f"r{i}", "2026-12-07T00:00")
 
 
 def _value(metrics: Metrics, name: str, **labels: str) -> float:

@@ -41,9 +41,13 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from dcai.deploy._privacy import Redactor
+from dcai.deploy.prediction_log import inputs_json, to_json
+
 __all__ = [
     "BODY_SHAPES",
     "InputError",
+    "ParsedRequest",
     "PredictResponse",
     "RequestParser",
     "instance_model",
@@ -206,6 +210,57 @@ def _error(loc: list[Any], msg: str, kind: str = "value_error") -> InputError:
     return InputError([{"loc": ["body", *loc], "msg": msg, "type": kind}])
 
 
+def _template(features: tuple[str, ...]) -> str:
+    """``'{"a":%s,"b":%s}'``: one instance's JSON from its values by one ``%`` (plain ints and
+    finite floats print as JSON numbers)."""
+    fields = ",".join(to_json(f).replace("%", "%%") + ":%s" for f in features)
+    return "{" + fields + "}"
+
+
+_TEMPLATES: dict[tuple[str, ...], str] = {}
+
+
+class ParsedRequest:
+    """A validated request: the frame a model reads, the routing key, and the instances —
+    as dicts (the general path) or as ``values``, plain numbers in feature order (the numeric
+    block)."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        key: str | None,
+        features: list[str],
+        *,
+        records: list[dict[str, Any]] | None = None,
+        values: list[list[Any]] | None = None,
+    ) -> None:
+        self.frame, self.key, self.features = frame, key, features
+        self._records, self.values = records, values
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The instances as dicts (built once, when asked for)."""
+        if self._records is None:
+            assert self.values is not None  # one of the two is always set
+            self._records = [dict(zip(self.features, row, strict=True)) for row in self.values]
+        return self._records
+
+    def logged_inputs(self, redact: Redactor) -> list[str]:
+        """Each instance's inputs as the log keeps them (``redact`` applied): the JSON that
+        :func:`dcai.deploy.prediction_log.inputs_json` writes, by one string template per row
+        for a numeric block when nothing is redacted."""
+        if self.values is not None and not redact.columns:
+            names = tuple(self.features)
+            template = _TEMPLATES.get(names)
+            if template is None:
+                template = _TEMPLATES.setdefault(names, _template(names))
+            return [template % tuple(row) for row in self.values]
+        return [inputs_json(redact(record)) for record in self.records]
+
+
 class RequestParser:
     """Parses and validates request bodies for one model signature."""
 
@@ -215,6 +270,9 @@ class RequestParser:
         instance = _instance_dict(deployment, inputs)
         self._rows: TypeAdapter[list[dict[str, Any]]] = TypeAdapter(list[instance])  # type: ignore[valid-type]
         self._block = _numeric_block(list(_instance_types(inputs).values()))
+        # The numeric block's rows as one list of lists: strict, non-null numbers only.
+        number = _Float if self._block is float else _Int
+        self._values: TypeAdapter[list[list[Any]]] = TypeAdapter(list[list[number]])  # type: ignore[valid-type]
         self.max_rows = max_rows
 
     def instance_schema(self) -> dict[str, Any]:
@@ -279,7 +337,9 @@ class RequestParser:
             ]
         }
 
-    def _records(self, body: Any) -> tuple[list[Any], str, str | None]:
+    def _records(self, body: Any) -> tuple[list[Any], list[str] | None, str, str | None]:
+        """The instances as given — dicts, or for ``dataframe_split`` its rows (lists, their
+        length checked) with its columns —, the body shape and the routing key."""
         if not isinstance(body, dict):
             raise _error([], "the body must be a JSON object", "dict_type")
         key = body.get("key")
@@ -318,28 +378,47 @@ class RequestParser:
             data = split.get("data")
             if not isinstance(data, list):
                 raise _error([shape, "data"], "dataframe_split needs a list of rows in data")
-            columns = split["columns"]
-            records: list[Any] = []
+            columns: list[str] = split["columns"]
             for i, row in enumerate(data):
                 if not isinstance(row, list) or len(row) != len(columns):
                     raise _error(
                         [shape, "data", i], f"row {i} must be a list of {len(columns)} values"
                     )
-                records.append(dict(zip(columns, row, strict=True)))
-            return records, shape, None if key is None else str(key)
+            return data, columns, shape, None if key is None else str(key)
         records_in = body[shape]
         if not isinstance(records_in, list):
             raise _error([shape], f"{shape} must be a list of objects", "list_type")
-        return records_in, shape, None if key is None else str(key)
+        return records_in, None, shape, None if key is None else str(key)
 
-    def parse_records(self, body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]], str | None]:
-        """The instances as a DataFrame (training column order), the validated instances as
-        dicts (what the log keeps), and the routing key."""
-        records, shape, key = self._records(body)
-        if not records:
+    def parse(self, body: Any) -> ParsedRequest:
+        """The request's instances, validated: a DataFrame in training column order, the
+        routing key, and the instances as the log keeps them (:class:`ParsedRequest`).
+
+        When every feature has one numeric type and every value is a plain number of it, the
+        rows are checked as one list of lists and become one NumPy block (no dict per
+        instance); anything else — a null, ``3.0`` for an integer, a missing or extra field —
+        takes the general path, which names the field at fault.
+        """
+        given, columns, shape, key = self._records(body)
+        if not given:
             raise _error([shape], "at least one instance is needed", "too_short")
-        if len(records) > self.max_rows:
+        if len(given) > self.max_rows:
             raise _error([shape], f"at most {self.max_rows:,} instances per request", "too_long")
+        if self._block is not None:
+            values = self._ordered_values(given, columns)
+            if values is not None:
+                try:
+                    checked = self._values.validate_python(values)
+                except ValidationError:
+                    pass  # the general path says what is wrong
+                else:
+                    dtype = np.float64 if self._block is float else np.int64
+                    array = np.array(checked, dtype=dtype)
+                    frame = pd.DataFrame(array, columns=self.features, copy=False)
+                    return ParsedRequest(frame, key, self.features, values=checked)
+        records = (
+            given if columns is None else [dict(zip(columns, row, strict=True)) for row in given]
+        )
         try:
             try:
                 rows = self._rows.validate_python(records)
@@ -354,7 +433,32 @@ class RequestParser:
                 for e in exc.errors(include_url=False, include_context=False)
             ]
             raise InputError(detail) from None
-        return self._frame(rows), rows, key
+        return ParsedRequest(self._frame(rows), key, self.features, records=rows)
+
+    def parse_records(self, body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]], str | None]:
+        """The instances as a DataFrame (training column order), the validated instances as
+        dicts, and the routing key."""
+        parsed = self.parse(body)
+        return parsed.frame, parsed.records, parsed.key
+
+    def _ordered_values(self, given: list[Any], columns: list[str] | None) -> list[Any] | None:
+        """The instances as lists in training feature order, or None when their fields are not
+        exactly the features (the general path then names what is missing or extra)."""
+        features = self.features
+        if columns is not None:
+            if columns == features:
+                return given
+            if len(columns) != len(features) or set(columns) != set(features):
+                return None
+            order = [columns.index(f) for f in features]
+            return [[row[i] for i in order] for row in given]
+        width = len(features)
+        try:
+            return [
+                [record[f] for f in features] if len(record) == width else None for record in given
+            ]
+        except (KeyError, TypeError):  # a missing field, or an instance that is not an object
+            return None
 
     def _frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         """The validated instances as a DataFrame in training column order, with the dtypes

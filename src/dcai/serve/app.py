@@ -44,7 +44,6 @@ from dcai.deploy.prediction_log import (
     PartitionedLog,
     error_log_dir,
     feedback_log_dir,
-    inputs_json,
     prediction_block,
     prediction_log_dir,
 )
@@ -234,11 +233,12 @@ def create_app(
         routing = target.deployment
         start = time.perf_counter()
         try:
-            frame, inputs, key = target.parser.parse_records(body)
+            parsed = target.parser.parse(body)
         except InputError as exc:
             metrics.requests.labels(name, "none", "", "invalid").inc()
             raise HTTPException(422, exc.detail) from None
         canary = target.canary
+        frame, key = parsed.frame, parsed.key
         if canary is not None and (
             canary_by_key(name, key, routing.canary_percent)
             if key is not None
@@ -284,7 +284,7 @@ def create_app(
                 recent.popitem(last=False)
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         reviews = _reviews(routing.mode, routing.review_below, answers)
-        logged_inputs = [inputs_json(target.redact(record)) for record in inputs]
+        logged_inputs = parsed.logged_inputs(target.redact)
         log.extend_block(
             prediction_block(
                 answers,
@@ -306,7 +306,7 @@ def create_app(
         metrics.duration.labels(name, route).observe(latency / 1000)
         if target.shadow is not None:
             labels = [a["label"] for a in answers]
-            shadows.submit(ShadowJob(target, inputs, logged_inputs, labels, request_id, at))
+            shadows.submit(ShadowJob(target, parsed, logged_inputs, labels, request_id, at))
         if routing.mode == "shadow":  # human-only: the model's answers are logged, not given
             hidden = {"label": None, "confidence": None, "probabilities": None}
             predictions = [hidden | {"needs_review": r} for r in reviews]
