@@ -157,6 +157,9 @@ def test_predictions_with_the_deployments_routing(server: Server) -> None:
     ("body", "status", "fragment"),
     [
         (b"{not json", 422, "malformed JSON"),
+        (b'{"instances": [{"px00": NaN}]}', 422, "NaN is not JSON"),
+        (b'{"instances": [{"px00": 1e999}]}', 422, "1e999 is too large"),
+        (b"[" * 5000 + b"]" * 5000, 422, "malformed JSON"),
         ({"instances": []}, 422, "at least one instance"),
         ({"instances": [{"px00": 1}]}, 422, "px01"),
         ({"instances": [{**{f: 0 for f in FEATURES}, "extra": 1}]}, 422, "extra"),

@@ -222,11 +222,16 @@ def create_app(
     async def _body(request: Request) -> Any:
         raw = await request.body()  # at most max_body_bytes: BodyLimit counts every chunk
         try:
-            return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+            return orjson.loads(raw)  # strict JSON: NaN, Infinity and overflowing numbers refused
+        except orjson.JSONDecodeError as exc:
+            problem = str(exc)
+        try:  # the standard parser only to say what is wrong in the user's terms
+            json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
         except (ValueError, RecursionError) as exc:
-            raise HTTPException(
-                422, [{"loc": ["body"], "msg": f"malformed JSON: {exc}", "type": "json_invalid"}]
-            ) from None
+            problem = str(exc)
+        raise HTTPException(
+            422, [{"loc": ["body"], "msg": f"malformed JSON: {problem}", "type": "json_invalid"}]
+        )
 
     def _predict(target: Live, body: Any) -> Response:
         name = target.deployment.name
