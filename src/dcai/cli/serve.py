@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Annotated
 
 import typer
@@ -44,10 +43,6 @@ def serve(
     from dcai.serve.app import create_app
 
     ws = open_workspace(ctx)
-    # The event loop shares the GIL with the log writer and the shadow thread; Python's default
-    # 5 ms switch interval lets a background batch hold it that long while requests wait.
-    # 0.5 ms keeps answers flowing (measured in benchmarks/serving.py).
-    sys.setswitchinterval(0.0005)
     app = create_app(
         ws.stores,
         poll_interval=poll,

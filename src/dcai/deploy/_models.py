@@ -35,10 +35,16 @@ class LoadedModel:
         prediction checks against it)."""
         return [str(item["name"]) for item in self.inputs]
 
+    @cached_property
+    def feature_index(self) -> pd.Index:
+        """:attr:`features` as a pandas Index (compared with each request's columns)."""
+        return pd.Index(self.features)
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities, one row per instance, one column per class of ``classes``."""
         # Requests arrive with exactly the features, in order: no copy then.
-        X = frame if list(frame.columns) == self.features else frame[self.features]
+        same = frame.columns.equals(self.feature_index)
+        X = frame if same else frame[self.features]
         if hasattr(self.model, "predict_proba"):
             raw = np.asarray(self.model.predict_proba(X), dtype=float)
             fitted = list(getattr(self.model, "classes_", self.classes))
