@@ -77,6 +77,8 @@ class Server:
                 str(port),
                 "--poll",
                 "0.2",
+                "--usage-every",
+                "0.5",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -256,9 +258,21 @@ def test_sigterm_flushes_every_logged_prediction(ws: Path) -> None:
             status, body = server.predict({"instances": _instances(3, start=i)})
             assert status == 200
             answered.append(body["request_id"])
+        status, text = _call(server.base + "/metrics")
+        assert status == 200 and "process_resident_memory_bytes" in str(text)
     finally:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -15 is a clean exit.
         assert server.stop() in (0, -signal.SIGTERM)
+    # Its memory and CPU use were sampled (the last sample on the way out) for monitoring.
+    usage = pd.read_parquet(ws / "logs" / "usage" / "deployment=web")
+    mine_usage = usage[usage["pid"] == server.proc.pid]
+    assert len(mine_usage) >= 1 and mine_usage["memory_mb"].between(20, 50_000).all()
+    from dcai.monitor.deployment import monitor_deployment
+    from dcai.workspace import Workspace
+
+    with Workspace(ws, create=False) as workspace:
+        report = monitor_deployment(workspace.stores, "web", window="1h", store=False)
+    assert report.windows["server_memory_mb"].iloc[-1] > 20
     log = pd.read_parquet(ws / "logs" / "predictions")
     mine = log[log["request_id"].isin(answered) & (log["route"] != "shadow")]
     assert len(mine) == 3 * len(answered)  # every acknowledged prediction was flushed

@@ -178,8 +178,8 @@ def test_reading_inputs_in_duckdb_matches_parsing_them_in_python(served: Path) -
 
     with dcai.Workspace(served) as ws:
         reference, _ = reference_for(ws.stores, "digits/1")
-        rows, errors, parsed = _read_logs(ws.stores, "web", None, reference)
-        raw, _, none = _read_logs(ws.stores, "web", None, None)
+        rows, errors, parsed, _ = _read_logs(ws.stores, "web", None, reference)
+        raw, _, none, _ = _read_logs(ws.stores, "web", None, None)
     assert none is None and "inputs" in raw and "inputs" not in rows and parsed is not None
     moment = NOW.timestamp()
     python = compute_windows(

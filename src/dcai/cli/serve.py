@@ -24,6 +24,15 @@ def serve(
     poll: Annotated[
         float, typer.Option("--poll", help="Seconds between checks for deployment changes.")
     ] = 0.25,
+    usage_every: Annotated[
+        float,
+        typer.Option(
+            "--usage-every",
+            help="Seconds between samples of the server's memory and CPU use (dcai monitor "
+            "shows them per window).",
+            min=0.1,
+        ),
+    ] = 10.0,
     trusted: Annotated[
         list[str] | None,
         typer.Option(
@@ -48,6 +57,7 @@ def serve(
         poll_interval=poll,
         default_deployment=default_deployment,
         trusted=tuple(trusted or ()),
+        usage_interval=usage_every,
     )
     # A 100-row request allocates about a thousand containers (instances, answers, log
     # columns): at the default threshold of 700 the cycle collector ran more than once per

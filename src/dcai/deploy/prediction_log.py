@@ -37,6 +37,7 @@ __all__ = [
     "ERROR_FIELDS",
     "FEEDBACK_FIELDS",
     "PREDICTION_FIELDS",
+    "USAGE_FIELDS",
     "LogBlock",
     "PartitionedLog",
     "error_log_dir",
@@ -45,6 +46,7 @@ __all__ = [
     "prediction_block",
     "prediction_log_dir",
     "to_json",
+    "usage_log_dir",
 ]
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,18 @@ def to_json(value: Any) -> str:
     '{"x":null,"colour":"red","1":0.25}'
     """
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+#: Usage log columns: a serving process's resource use, sampled every few seconds (one row per
+#: deployment it serves; ``dcai.serve._usage``). CPU is percent of one core since the last sample.
+USAGE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("time", "string"),
+    ("host", "string"),
+    ("pid", "int32"),
+    ("memory_mb", "float64"),
+    ("cpu_percent", "float64"),
+    ("load_per_core", "float64"),
+)
 
 
 def inputs_json(row: dict[str, Any]) -> str:
@@ -200,6 +214,11 @@ def prediction_log_dir(root: Path) -> Path:
 def feedback_log_dir(root: Path) -> Path:
     """Where a workspace's feedback log lives."""
     return Path(root) / "logs" / "feedback"
+
+
+def usage_log_dir(root: Path) -> Path:
+    """Where a workspace's log of the serving processes' resource use lives."""
+    return Path(root) / "logs" / "usage"
 
 
 def error_log_dir(root: Path) -> Path:

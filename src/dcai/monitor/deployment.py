@@ -198,15 +198,22 @@ def _unknown_inputs(
 
 def _read_logs(
     stores: Stores, name: str, since: str | None, reference: Reference | None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """Prediction rows with their newest feedback joined, error rows, and the monitored inputs
-    read out of the logged JSON by DuckDB (None when there is no reference)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Prediction rows with their newest feedback joined, error rows, the monitored inputs
+    read out of the logged JSON by DuckDB (None when there is no reference), and the serving
+    processes' usage samples."""
     from dcai.deploy.logs import _connect, _files
-    from dcai.deploy.prediction_log import error_log_dir, feedback_log_dir, prediction_log_dir
+    from dcai.deploy.prediction_log import (
+        error_log_dir,
+        feedback_log_dir,
+        prediction_log_dir,
+        usage_log_dir,
+    )
 
     predictions = _files(prediction_log_dir(stores.path), name)
     feedback = _files(feedback_log_dir(stores.path), name)
     errors = _files(error_log_dir(stores.path), name)
+    usage = _files(usage_log_dir(stores.path), name)
     extract, extract_params, parse_params, extracted = _extraction(reference)
     logged = [*_READ, *([] if extract else ["inputs"])]
     columns = ", ".join([*(f'p."{c}"' for c in logged), *extract])
@@ -268,7 +275,15 @@ def _read_logs(
                 + (" WHERE time >= ?" if since is not None else ""),
                 [errors, *([since] if since is not None else [])],
             ).df()
-    return rows, error_rows, parsed
+        usage_rows = pd.DataFrame(columns=["time", "pid", "memory_mb", "cpu_percent"])
+        if usage is not None:
+            usage_rows = conn.execute(
+                "SELECT time, pid, memory_mb, cpu_percent "
+                "FROM read_parquet(?, hive_partitioning = false)"
+                + (" WHERE time >= ?" if since is not None else ""),
+                [usage, *([since] if since is not None else [])],
+            ).df()
+    return rows, error_rows, parsed, usage_rows
 
 
 #: References fitted in this process, by workspace and model version (both immutable): the
@@ -573,7 +588,7 @@ def monitor_deployment(
     rules = _rules(stores)
     start = parse_since(since, now=now)
     reference, reference_notes = reference_for(stores, deployment.primary)
-    rows, errors, parsed = _read_logs(stores, name, start, reference)
+    rows, errors, parsed, usage = _read_logs(stores, name, start, reference)
     notes: list[str] = []
     if rows.empty:
         notes.append(
@@ -597,6 +612,7 @@ def monitor_deployment(
         every=every,
         now=moment,
         parsed_inputs=parsed,
+        usage=usage,
     )
     notes.extend(result.notes)
     report = MonitorReport(

@@ -89,6 +89,14 @@ _GROUPS = (
     ),
     _Group("Software: latency", ("latency_p50", "latency_p95", "latency_p99"), "seconds"),
     _Group(
+        "Software: the serving processes",
+        ("server_cpu_percent",),
+        "CPU, % of one core",
+        (),
+        ("server_memory_mb",),
+        "resident memory, MiB",
+    ),
+    _Group(
         "Inputs",
         (
             "missing_rate",

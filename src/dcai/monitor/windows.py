@@ -6,7 +6,9 @@ metrics — what can go wrong after deployment, grouped as Ng's *MLOps* course g
 
 ========================  ==========================================================================
 software                  ``requests``, ``request_rate`` (per s), ``errors``, ``error_rate``,
-                          ``latency_p50`` / ``_p95`` / ``_p99`` (s, per request)
+                          ``latency_p50`` / ``_p95`` / ``_p99`` (s, per request),
+                          ``server_memory_mb`` (the largest resident memory a serving process
+                          reported), ``server_cpu_percent`` (its mean CPU use, % of one core)
 input                     ``missing_rate``, ``out_of_range_rate`` (numeric values outside the
                           training range), ``unseen_category_rate``, ``schema_violation_rate``
                           (a feature absent or of the wrong kind), ``text_length_mean``,
@@ -101,6 +103,8 @@ WINDOW_METRICS = (
     "latency_p50",
     "latency_p95",
     "latency_p99",
+    "server_memory_mb",
+    "server_cpu_percent",
     *_INPUT_METRICS,
     "confidence_mean",
     "null_output_rate",
@@ -345,6 +349,7 @@ def compute_windows(
     every: int | None = None,
     now: float | None = None,
     parsed_inputs: pd.DataFrame | None = None,
+    usage: pd.DataFrame | None = None,
 ) -> WindowResult:
     """Cut the prediction log ``rows`` into windows and measure each (module docstring).
 
@@ -353,7 +358,8 @@ def compute_windows(
     ``errors`` the error log's. Give ``window_seconds`` or ``every``. ``parsed_inputs``
     (one row per row of ``rows``) holds the monitored input columns already read from the
     ``inputs`` JSON — numeric ones as float64 — and ``_violation`` (a feature absent or of the
-    wrong kind); without it the JSON is parsed here.
+    wrong kind); without it the JSON is parsed here. ``usage`` has the usage log's columns
+    (``time``, ``memory_mb``, ``cpu_percent``: the serving processes' samples).
     """
     if (window_seconds is None) == (every is None):
         raise ValueError("give exactly one of window_seconds and every")
@@ -383,6 +389,7 @@ def compute_windows(
     )
     groups = served.groupby("_w", sort=True)
     _software(out, served, bounds, errors, window_seconds)
+    _server_usage(out, bounds, usage, window_seconds)
     out["instances"] = groups.size().reindex(out.index).fillna(0).astype(np.int64)
     columns_table, inputs = _inputs(out, served, reference, notes, parsed)
     _outputs(out, served, rows[~served_mask & (rows["route"] == "shadow").to_numpy()], reference)
@@ -424,21 +431,54 @@ def _software(
     out["request_rate"] = requests.to_numpy() / span
     error_counts = np.zeros(len(out))
     if errors is not None and len(errors):
-        error_times = pd.to_datetime(errors["time"], utc=True, format="ISO8601")
-        seconds = _seconds(error_times)
-        starts = bounds["start"].to_numpy(dtype=np.float64)
-        ends = bounds["end"].to_numpy(dtype=np.float64)
-        slot = np.searchsorted(starts, seconds, side="right") - 1
-        inside = (slot >= 0) & (seconds <= ends[np.clip(slot, 0, len(ends) - 1)])
-        if window_seconds is not None:
-            inside &= seconds < ends[np.clip(slot, 0, len(ends) - 1)]
-        np.add.at(error_counts, slot[inside], 1)
+        slot = _slots(bounds, errors["time"], window_seconds)
+        np.add.at(error_counts, slot[slot >= 0], 1)
     out["errors"] = error_counts.astype(np.int64)
     total = out["requests"].to_numpy() + error_counts
     out["error_rate"] = np.where(total > 0, error_counts / np.where(total > 0, total, 1), np.nan)
     latency = per_request.groupby("_w")["latency_ms"]
     for q, name in ((0.5, "latency_p50"), (0.95, "latency_p95"), (0.99, "latency_p99")):
         out[name] = latency.quantile(q).reindex(out.index).to_numpy() / 1000.0
+
+
+def _slots(bounds: pd.DataFrame, times: pd.Series, window_seconds: float | None) -> np.ndarray:
+    """The position of the window each time falls in, or -1 outside every window (time
+    windows are half-open; a run of requests includes its last request's time)."""
+    seconds = _seconds(pd.to_datetime(times, utc=True, format="ISO8601"))
+    starts = bounds["start"].to_numpy(dtype=np.float64)
+    ends = bounds["end"].to_numpy(dtype=np.float64)
+    slot = np.searchsorted(starts, seconds, side="right") - 1
+    end = ends[np.clip(slot, 0, len(ends) - 1)]
+    inside = (slot >= 0) & (seconds < end if window_seconds is not None else seconds <= end)
+    return np.where(inside, slot, -1)
+
+
+def _server_usage(
+    out: pd.DataFrame,
+    bounds: pd.DataFrame,
+    usage: pd.DataFrame | None,
+    window_seconds: float | None,
+) -> None:
+    """Per window, the serving processes' samples: the largest resident memory and the mean
+    CPU use (NaN where no sample fell in the window)."""
+    memory = np.full(len(out), np.nan)
+    cpu = np.full(len(out), np.nan)
+    if usage is not None and len(usage):
+        slot = _slots(bounds, usage["time"], window_seconds)
+        kept = slot >= 0
+        samples = pd.DataFrame(
+            {
+                "slot": slot[kept],
+                "memory": pd.to_numeric(usage["memory_mb"], errors="coerce").to_numpy()[kept],
+                "cpu": pd.to_numeric(usage["cpu_percent"], errors="coerce").to_numpy()[kept],
+            }
+        )
+        grouped = samples.groupby("slot")
+        peak, mean = grouped["memory"].max(), grouped["cpu"].mean()
+        memory[peak.index.to_numpy()] = peak.to_numpy(dtype=np.float64)
+        cpu[mean.index.to_numpy()] = mean.to_numpy(dtype=np.float64)
+    out["server_memory_mb"] = memory
+    out["server_cpu_percent"] = cpu
 
 
 def _parse_inputs(

@@ -12,6 +12,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -44,6 +45,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # process_resident_memory_bytes, process_cpu_seconds_total, ... (Linux; none elsewhere)
+        ProcessCollector(registry=r)
         self.requests = Counter(
             "dcai_requests",
             "Prediction requests by deployment, route, model version and status.",

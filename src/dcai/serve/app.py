@@ -41,11 +41,13 @@ from dcai.deploy._models import answers as model_answers
 from dcai.deploy.prediction_log import (
     ERROR_FIELDS,
     FEEDBACK_FIELDS,
+    USAGE_FIELDS,
     PartitionedLog,
     error_log_dir,
     feedback_log_dir,
     prediction_block,
     prediction_log_dir,
+    usage_log_dir,
 )
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
 from dcai.serve._inputs import InputError, response_schema
@@ -53,6 +55,7 @@ from dcai.serve._limits import BodyLimit
 from dcai.serve._metrics import Metrics
 from dcai.serve._shadow import ShadowJob, ShadowRunner
 from dcai.serve._state import Live, SnapshotSource
+from dcai.serve._usage import UsageSampler
 from dcai.store import Stores
 
 if TYPE_CHECKING:
@@ -156,13 +159,16 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     default_deployment: str | None = None,
     trusted: tuple[str, ...] = (),
+    usage_interval: float = 10.0,
 ) -> FastAPI:
     """The prediction server for every deployment of the workspace whose ``stores`` are given.
 
     ``trusted`` names the exact types, beyond dcai's list, that deployed models may hold (as
     ``dcai deploy --trust``); a model needing another one is not served and ``/readyz`` says so.
 
-    The prediction and feedback logs go to ``<workspace>/logs/`` (docs/deploy.md).
+    The prediction and feedback logs go to ``<workspace>/logs/`` (docs/deploy.md), and every
+    ``usage_interval`` seconds the process's memory and CPU use to the usage log
+    (``dcai monitor`` reads it: ``server_memory_mb``, ``server_cpu_percent``).
     """
     metrics = Metrics()
     log = PartitionedLog(prediction_log_dir(stores.path), on_drop=metrics.dropped_rows.inc)
@@ -178,13 +184,23 @@ def create_app(
     recent_lock = threading.Lock()
     source = SnapshotSource(stores, poll_interval=poll_interval, trusted=trusted)
     shadows = ShadowRunner(log.extend_block, metrics)
+    usage = UsageSampler(
+        # Not counted in dcai_log_dropped_rows (a lost sample is not a lost prediction); a
+        # failed write is logged.
+        PartitionedLog(usage_log_dir(stores.path), USAGE_FIELDS),
+        lambda: source.snapshot.deployments,
+        interval=usage_interval,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         source.start()
+        usage.start()
         try:
             yield
         finally:
+            usage.stop()  # a last sample, then its log is flushed
+            usage.log.close()
             source.stop()
             shadows.close()  # its answers go to the log: drained first
             log.close()
