@@ -167,6 +167,7 @@ def child_read(workspace: Path, ref: str) -> dict[str, Any]:
     # falls back to the full sha256 and writes the check file.
     fallback = best(version.to_pandas, before=lambda: check_file.unlink(missing_ok=True))
     hashing = best(lambda: sha256_file(Path(path)))
+
     def check_mapped() -> None:  # as a read does: over the memory-mapped file, no copy
         with pa.memory_map(path) as source:
             _check_value(memoryview(source.read_buffer()))

@@ -22,7 +22,6 @@ Target (issue 9, 2-core machine): monitoring one window of 1M logged predictions
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -83,8 +82,9 @@ def child_build(args: list[str]) -> dict[str, Any]:
         FEEDBACK_FIELDS,
         PartitionedLog,
         feedback_log_dir,
-        inputs_json_fast,
+        inputs_json,
         prediction_log_dir,
+        to_json,
     )
 
     ws_path, n = Path(args[0]), int(args[1])
@@ -121,10 +121,10 @@ def child_build(args: list[str]) -> dict[str, Any]:
                 "revision": 1,
                 "route": "primary",
                 "model_version": "tab/1",
-                "inputs": inputs_json_fast(record),
-                "label": json.dumps(label),
+                "inputs": inputs_json(record),
+                "label": to_json(label),
                 "confidence": float(row[int(best[i])]),
-                "probabilities": json.dumps(dict(zip(classes, map(float, row), strict=True))),
+                "probabilities": to_json(dict(zip(classes, map(float, row), strict=True))),
                 "needs_review": False,
                 "latency_ms": float(2.0 + rng.exponential(1.0)),
             }
@@ -136,7 +136,7 @@ def child_build(args: list[str]) -> dict[str, Any]:
                     "index": 0,
                     "time": at,
                     "deployment": DEPLOYMENT,
-                    "label": json.dumps(str(traffic["label"].iloc[i])),
+                    "label": to_json(str(traffic["label"].iloc[i])),
                     "outcome": None,
                     "source": "api",
                 }
@@ -179,8 +179,18 @@ def child_monitor(args: list[str]) -> dict[str, Any]:
 def cli_seconds(ws_path: Path) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "dcai.cli.main", "-w", str(ws_path), "monitor", DEPLOYMENT,
-         "--window", "1h", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "dcai.cli.main",
+            "-w",
+            str(ws_path),
+            "monitor",
+            DEPLOYMENT,
+            "--window",
+            "1h",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -219,9 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         SECTION,
         "",
-        f"Measured {when} on {machine()}; "
-        + ", ".join(f"{k} {v}" for k, v in info.items())
-        + ".",
+        f"Measured {when} on {machine()}; " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".",
         "",
         f"Command: `{command}`.",
         "",
