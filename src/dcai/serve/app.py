@@ -50,9 +50,10 @@ from dcai.deploy.prediction_log import (
     usage_log_dir,
 )
 from dcai.serve._admin import ERROR_RESPONSES, admin_router, require_client
-from dcai.serve._inputs import InputError, response_schema
+from dcai.serve._inputs import InputError
 from dcai.serve._limits import BodyLimit
 from dcai.serve._metrics import Metrics
+from dcai.serve._openapi import predict_operation
 from dcai.serve._shadow import ShadowJob, ShadowRunner
 from dcai.serve._state import Live, SnapshotSource
 from dcai.serve._usage import UsageSampler
@@ -69,34 +70,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
-_VALIDATION_ERROR = {
-    "title": "ValidationError",
-    "type": "object",
-    "properties": {
-        "detail": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "loc": {
-                        "type": "array",
-                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                    },
-                    "msg": {"type": "string"},
-                    "type": {"type": "string"},
-                },
-                "required": ["loc", "msg", "type"],
-            },
-        }
-    },
-    "required": ["detail"],
-}
-
-
-def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (use null for a missing value)")
 
@@ -106,40 +79,6 @@ def _finite(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise ValueError(f"{text} is too large for a number")
     return value
-
-
-def _predict_operation(
-    target: Live, operation_id: str, summary: str, secured: bool
-) -> dict[str, Any]:
-    """The OpenAPI operation of a predict route for ``target``: its body schema is the one its
-    request parser validates with (one definition: ``RequestParser.body_schema``)."""
-    name = target.deployment.name
-    responses: dict[str, Any] = {
-        "200": _json_response("the answer", response_schema()),
-        "404": ERROR_RESPONSES[404],
-        "413": ERROR_RESPONSES[413],
-        "422": _json_response("the body does not fit: the field is named", _VALIDATION_ERROR),
-    }
-    operation: dict[str, Any] = {
-        "tags": ["predict"],
-        "summary": summary,
-        "description": (
-            f"Deployment `{name}`, revision {target.deployment.revision}, primary model "
-            f"`{target.primary.ref}`. Features: "
-            + (", ".join(f"`{f}`" for f in target.parser.features) or "none")
-            + "."
-        ),
-        "operationId": operation_id,
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": target.parser.body_schema()}},
-        },
-        "responses": responses,
-    }
-    if secured:
-        responses["401"] = ERROR_RESPONSES[401]
-        operation["security"] = [{"bearer": []}]
-    return operation
 
 
 def _reviews(mode: str, review_below: float | None, answers: list[dict[str, Any]]) -> list[bool]:
@@ -515,14 +454,14 @@ def create_app(
         for name, target in sorted(snapshot.deployments.items()):
             slug = "".join(c if c.isalnum() else "_" for c in name)
             paths[f"/v1/deployments/{quote(name, safe='')}/predict"] = {
-                "post": _predict_operation(
+                "post": predict_operation(
                     target, f"predict_{slug}", f"Predict with {name}", secured
                 )
             }
         default = default_name()
         if default is not None and default in snapshot.deployments:
             paths["/invocations"] = {
-                "post": _predict_operation(
+                "post": predict_operation(
                     snapshot.deployments[default],
                     "invocations",
                     f"MLflow's scoring route (deployment {default})",
