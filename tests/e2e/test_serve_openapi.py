@@ -210,3 +210,25 @@ def test_openapi_follows_a_hot_change(ws: Path, client: Any) -> None:
     row = dict.fromkeys(SMALL, 1)
     assert client.post(PREDICT, json={"instances": [row]}).status_code == 200
     assert client.post(PREDICT, json={"instances": [dict.fromkeys(FEATURES, 1)]}).status_code == 422
+
+
+def test_a_non_finite_probability_is_a_model_failure(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NaN is not JSON: a model answering it fails the request (500 naming the model), as a
+    model that raises does, instead of the server failing to encode its answer."""
+    from dcai.deploy._models import LoadedModel
+
+    def nan_predict(self: LoadedModel, frame: Any) -> Any:
+        import numpy as np
+
+        return np.full((len(frame), len(self.classes)), np.nan)
+
+    features = list(_instance_schema(client.get("/openapi.json").json(), PREDICT)["properties"])
+    monkeypatch.setattr(LoadedModel, "predict", nan_predict)
+    answer = client.post(PREDICT, json={"instances": [dict.fromkeys(features, 1)]})
+    assert answer.status_code == 500, answer.text
+    detail = answer.json()["detail"]
+    assert "failed: ValueError" in detail and "error log" in detail, detail
+    monkeypatch.undo()
+    assert client.post(PREDICT, json={"instances": [dict.fromkeys(features, 1)]}).status_code == 200
