@@ -153,6 +153,16 @@ def command_shown(script: str, argv: list[str] | None) -> str:
     return " ".join([f"python benchmarks/{script}", *shown])
 
 
+def target_lines(targets: list[tuple[str, str, bool]], heading: str) -> list[str]:
+    """The targets as a BENCHMARKS.md section lists them: ``heading``, then one
+    ``- met: TARGET (MEASURED)`` or ``- **missed**: ...`` line each."""
+    return [
+        heading,
+        "",
+        *(f"- {'met' if met else '**missed**'}: {t} ({m})" for t, m, met in targets),
+    ]
+
+
 def report_targets(targets: list[tuple[str, str, bool]], *, check: bool) -> int:
     """Print each target as met or MISSED; exit status 1 with ``check`` when one is missed."""
     for target, measured, met in targets:

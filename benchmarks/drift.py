@@ -48,6 +48,7 @@ from _common import (
     peak_rss_bytes,
     report_targets,
     run_child,
+    target_lines,
     write_section,
 )
 from _common import versions as package_versions
@@ -578,11 +579,8 @@ def render(res: dict[str, Any], quick: bool, command: str) -> str:
         "|---|---:|---:|---:|---:|",
         *null_rows,
         "",
-        "Targets (issue 9, on the 2-core machine):",
-        "",
+        *target_lines(targets(res), "Targets (issue 9, on the 2-core machine):"),
     ]
-    for target, measured, met in targets(res):
-        lines.append(f"- {'met' if met else '**missed**'}: {target} ({measured})")
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,7 @@ from _common import (
     peak_rss_bytes,
     report_targets,
     run_step,
+    target_lines,
     versions,
     write_section,
 )
@@ -258,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.quick:
         lines.insert(2, "**Quick run (100,000 predictions): not the issue's size.**\n")
-    lines.append("Targets (issue 9, on the 2-core machine):")
-    lines.append("")
-    lines.extend(f"- {'met' if ok else '**missed**'}: {t} ({m})" for t, m, ok in targets)
+    lines += target_lines(targets, "Targets (issue 9, on the 2-core machine):")
     section = "\n".join(lines) + "\n"
     write_section(Path(args.out), SECTION, section)
     print(section)

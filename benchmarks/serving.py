@@ -45,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import command_shown, machine, mb, report_targets, write_section
+from _common import command_shown, machine, mb, report_targets, target_lines, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -940,12 +940,10 @@ def render(res: dict[str, Any], quick: bool, command: str) -> str:
         f"before the SIGTERM: {log['dropped']:g}. Server peak RSS: "
         f"{mb(log['memory']['largest'])}.",
         "",
-        "Targets (issue 8, on the 2-core machine):",
+        *target_lines(targets(res), "Targets (issue 8, on the 2-core machine):"),
         "",
+        MLFLOW_NOTE,
     ]
-    for target, measured, met in targets(res):
-        lines.append(f"- {'met' if met else '**missed**'}: {target} ({measured})")
-    lines += ["", MLFLOW_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import command_shown, machine, report_targets, write_section
+from _common import command_shown, machine, report_targets, target_lines, write_section
 from _common import versions as package_versions
 
 HERE = Path(__file__).resolve().parent
@@ -400,9 +400,7 @@ def render(res: dict[str, Any], quick: bool, command: str) -> str:
             f"{prefix:,} samples.",
             "",
         ]
-    lines += ["Targets (issue 9, on the 2-core machine):", ""]
-    for target, measured, met in targets(res):
-        lines.append(f"- {'met' if met else '**missed**'}: {target} ({measured})")
+    lines += target_lines(targets(res), "Targets (issue 9, on the 2-core machine):")
     return "\n".join(lines) + "\n"
 
 
