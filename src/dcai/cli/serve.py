@@ -63,7 +63,8 @@ def serve(
     # columns): at the default threshold of 700 the cycle collector ran more than once per
     # request, and its full collections re-walked every object made at start-up (the models,
     # the imported libraries). Those are frozen out of its walks (gc.freeze), and collections
-    # run every 20,000 allocations: +10 % requests/s at 100 rows (benchmarks/serving.py).
+    # run every 20,000 allocations: about +10 % requests/s at 100 rows (serving.py's load
+    # generator against one dcai server, runs with and without; not a BENCHMARKS.md figure).
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)

@@ -144,7 +144,11 @@ class LogBlock:
     @property
     def partition(self) -> tuple[str, str]:
         """``(deployment, date)``: the folder its rows go to."""
-        return str(self.column("deployment")[0]), str(self.column("time")[0])[:10]
+        return str(self._first("deployment")), str(self._first("time"))[:10]
+
+    def _first(self, name: str) -> Any:
+        value = self.values.get(name)
+        return value[0] if isinstance(value, list) else value
 
     def column(self, name: str) -> list[Any]:
         if name == "index" and "index" not in self.values:

@@ -204,6 +204,18 @@ def _fetch(conn: Any, sql: str, params: list[Any]) -> pd.DataFrame:
     return frame
 
 
+def _read_since(
+    conn: Any, files: str | None, columns: tuple[str, ...], since: str | None
+) -> pd.DataFrame:
+    """``columns`` of a log's rows (``files``: a glob, or None for no log yet) from ``since``."""
+    if files is None:
+        return pd.DataFrame(columns=list(columns))
+    sql = f"SELECT {', '.join(columns)} FROM read_parquet(?, hive_partitioning = false)"
+    if since is None:
+        return _fetch(conn, sql, [files])
+    return _fetch(conn, sql + " WHERE time >= ?", [files, since])
+
+
 def _read_logs(
     stores: Stores, name: str, since: str | None, reference: Reference | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
@@ -277,23 +289,8 @@ def _read_logs(
                     unknown = _unknown_inputs(conn, predictions, reference, since)
                     if unknown:
                         parsed.attrs["unknown_inputs"] = unknown
-        error_rows = pd.DataFrame(columns=["time", "route"])
-        if errors is not None:
-            error_rows = _fetch(
-                conn,
-                "SELECT time, route, model_version FROM read_parquet(?, hive_partitioning = false)"
-                + (" WHERE time >= ?" if since is not None else ""),
-                [errors, *([since] if since is not None else [])],
-            )
-        usage_rows = pd.DataFrame(columns=["time", "pid", "memory_mb", "cpu_percent"])
-        if usage is not None:
-            usage_rows = _fetch(
-                conn,
-                "SELECT time, pid, memory_mb, cpu_percent "
-                "FROM read_parquet(?, hive_partitioning = false)"
-                + (" WHERE time >= ?" if since is not None else ""),
-                [usage, *([since] if since is not None else [])],
-            )
+        error_rows = _read_since(conn, errors, ("time", "route", "model_version"), since)
+        usage_rows = _read_since(conn, usage, ("time", "pid", "memory_mb", "cpu_percent"), since)
     return rows, error_rows, parsed, usage_rows
 
 

@@ -217,9 +217,6 @@ def _template(features: tuple[str, ...]) -> str:
     return "{" + fields + "}"
 
 
-_TEMPLATES: dict[tuple[str, ...], str] = {}
-
-
 class ParsedRequest:
     """A validated request: the frame a model reads, the routing key, and the instances —
     as dicts (the general path) or as ``values``, plain numbers in feature order (the numeric
@@ -233,9 +230,12 @@ class ParsedRequest:
         *,
         records: list[dict[str, Any]] | None = None,
         values: list[list[Any]] | None = None,
+        template: str | None = None,
     ) -> None:
         self.frame, self.key, self.features = frame, key, features
         self._records, self.values = records, values
+        #: With ``values``: one instance's logged JSON as a ``%`` template (the parser's).
+        self._template = template
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -252,12 +252,8 @@ class ParsedRequest:
         """Each instance's inputs as the log keeps them (``redact`` applied): the JSON that
         :func:`dcai.deploy.prediction_log.inputs_json` writes, by one string template per row
         for a numeric block when nothing is redacted."""
-        if self.values is not None and not redact.columns:
-            names = tuple(self.features)
-            template = _TEMPLATES.get(names)
-            if template is None:
-                template = _TEMPLATES.setdefault(names, _template(names))
-            return [template % tuple(row) for row in self.values]
+        if self.values is not None and self._template is not None and not redact.columns:
+            return [self._template % tuple(row) for row in self.values]
         return [inputs_json(redact(record)) for record in self.records]
 
 
@@ -275,6 +271,7 @@ class RequestParser:
         # The numeric block's rows as one list of lists: strict, non-null numbers only.
         number = _Float if self._block is float else _Int
         self._values: TypeAdapter[list[list[Any]]] = TypeAdapter(list[list[number]])  # type: ignore[valid-type]
+        self._template = _template(tuple(self.features)) if self._block is not None else None
         self.max_rows = max_rows
 
     def instance_schema(self) -> dict[str, Any]:
@@ -417,7 +414,9 @@ class RequestParser:
                     dtype = np.float64 if self._block is float else np.int64
                     array = np.array(checked, dtype=dtype)
                     frame = pd.DataFrame(array, columns=self._columns, copy=False)
-                    return ParsedRequest(frame, key, self.features, values=checked)
+                    return ParsedRequest(
+                        frame, key, self.features, values=checked, template=self._template
+                    )
         records = (
             given if columns is None else [dict(zip(columns, row, strict=True)) for row in given]
         )
