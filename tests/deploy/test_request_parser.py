@@ -21,8 +21,8 @@ MIXED = [*INTS[:1], *FLOATS[:1], {"name": "c", "dtype": "object", "role": "categ
 
 
 def _parse(inputs: list[dict[str, Any]], body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    frame, rows, _ = RequestParser("web", inputs, max_rows=1000).parse_records(body)
-    return frame, rows
+    parsed = RequestParser("web", inputs, max_rows=1000).parse(body)
+    return parsed.frame, parsed.records
 
 
 def _as_pandas_would(rows: list[dict[str, Any]], features: list[str]) -> pd.DataFrame:

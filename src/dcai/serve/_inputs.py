@@ -94,7 +94,7 @@ def _integral_floats(records: list[Any], error: ValidationError) -> list[Any] | 
 
 
 # Strict in the fast path (checked in Rust, no Python call per value); an integral float such
-# as 3.0 is accepted by a second pass over just the instances that need it (``parse_records``).
+# as 3.0 is accepted by a second pass over just the instances that need it (``parse``).
 _Int = Annotated[int, Strict(), Field(ge=-_MAX_INT, le=_MAX_INT)]
 _Float = Annotated[float, Strict(), AllowInfNan(False), Field(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
 _Bool = Annotated[bool, Strict()]
@@ -279,7 +279,7 @@ class RequestParser:
         return _inline(self.model.model_json_schema())
 
     def body_schema(self) -> dict[str, Any]:
-        """The JSON Schema of a request body, as :meth:`parse_records` accepts it."""
+        """The JSON Schema of a request body, as :meth:`parse` accepts it."""
         instance = self.instance_schema()
         rows = {"type": "array", "items": instance, "minItems": 1, "maxItems": self.max_rows}
         value = {"anyOf": [p for p in instance["properties"].values()]} if self.features else {}
@@ -435,12 +435,6 @@ class RequestParser:
             ]
             raise InputError(detail) from None
         return ParsedRequest(self._frame(rows), key, self.features, records=rows)
-
-    def parse_records(self, body: Any) -> tuple[pd.DataFrame, list[dict[str, Any]], str | None]:
-        """The instances as a DataFrame (training column order), the validated instances as
-        dicts, and the routing key."""
-        parsed = self.parse(body)
-        return parsed.frame, parsed.records, parsed.key
 
     def _ordered_values(self, given: list[Any], columns: list[str] | None) -> list[Any] | None:
         """The instances as lists in training feature order, or None when their fields are not
