@@ -32,22 +32,24 @@ def _frame(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame
 
 
 # ------------------------------------------------------------------ agreement with scipy
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     n1=hs.integers(1, 400),
     n2=hs.integers(1, 400),
     shift=hs.floats(-1, 1),
     ties=hs.booleans(),
     seed=hs.integers(0, 2**16),
+    block=hs.sampled_from([1, 2, 7, 64, 1 << 16]),
 )
 def test_ks_and_wasserstein_agree_with_scipy(
-    n1: int, n2: int, shift: float, ties: bool, seed: int
+    n1: int, n2: int, shift: float, ties: bool, seed: int, block: int
 ) -> None:
+    # block: the current sample is walked in blocks; ties across block edges included
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=n1), rng.normal(shift, 1, size=n2)
     if ties:
         a, b = np.round(a, 1), np.round(b, 1)
-    d, w = st.ks_and_wasserstein(st.SortedReference.build(np.sort(a)), np.sort(b))
+    d, w = st.ks_and_wasserstein(st.SortedReference.build(np.sort(a)), np.sort(b), block=block)
     ref = stats.ks_2samp(a, b)
     assert d == pytest.approx(ref.statistic, abs=1e-12)
     assert st.ks_pvalue(d, n1, n2) == pytest.approx(ref.pvalue, abs=1e-9)
@@ -60,6 +62,17 @@ def test_ks_pvalue_agrees_in_both_regimes(n1: int, n2: int) -> None:
     a, b = rng.normal(size=n1), rng.normal(0.03, 1, size=n2)
     d, _ = st.ks_and_wasserstein(st.SortedReference.build(np.sort(a)), np.sort(b))
     assert st.ks_pvalue(d, n1, n2) == pytest.approx(stats.ks_2samp(a, b).pvalue, abs=1e-9)
+
+
+def test_ks_pvalue_between_the_far_tail_and_the_smirnov_cut_off() -> None:
+    # n d^2 >= 2.2 at an effective size >= 10,000: SciPy sums the Smirnov series (slow); dcai
+    # takes one minus the Pelz-Good CDF, documented within 5e-8 of it.
+    n = 20_000  # effective size 10,000
+    for z in np.linspace(1.49, 5.2, 25):
+        d = float(z / math.sqrt(n / 2))
+        p = st.ks_pvalue(d, n, n)
+        assert p == pytest.approx(float(stats.kstwo.sf(d, n // 2)), abs=5e-8)
+        assert p > 0
 
 
 def test_detector_rows_agree_with_scipy() -> None:

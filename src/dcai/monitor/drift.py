@@ -428,7 +428,8 @@ class DriftDetector:
         values = numeric_values(series, summary.name)
         nan = np.isnan(values)
         inf = np.isinf(values)
-        cur = np.sort(values[~(nan | inf)])
+        cur = values[~(nan | inf)]  # a copy: sorted in place
+        cur.sort()
         notes = _missing_notes("reference", summary.n_nan, summary.n_posinf + summary.n_neginf)
         notes += _missing_notes("current", int(nan.sum()), int(inf.sum()))
         row = _row(
