@@ -60,6 +60,12 @@ bench: bench-env
 	$(BENCH_BIN)/python benchmarks/clean_vs_collect.py
 	$(BENCH_BIN)/python benchmarks/tracking.py
 	$(BENCH_BIN)/python benchmarks/serving.py
+	$(BENCH_BIN)/python benchmarks/model_files.py
+	$(BENCH_BIN)/python benchmarks/startup.py
+	$(BENCH_BIN)/python benchmarks/streams.py
+	$(BENCH_BIN)/python benchmarks/drift.py
+	$(BENCH_BIN)/python benchmarks/monitoring.py
+	$(BENCH_BIN)/python benchmarks/weak_supervision.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_WORKSPACE) .pytest_cache .mypy_cache .ruff_cache
