@@ -428,6 +428,7 @@ NAMESPACES = {
     "models": "dcai.experiments.namespace.ModelsNamespace",
     "deployments": "dcai.deploy.namespace.DeploymentsNamespace",
     "monitor": "dcai.monitor.namespace.MonitorNamespace",
+    "rules": "dcai.rules.namespace.RulesNamespace",
 }
 SHORTCUTS = {
     "add_dataset": "data.add",

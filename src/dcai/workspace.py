@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from dcai.quality.audit import Audit
     from dcai.quality.namespace import QualityNamespace
     from dcai.quality.review import Review
+    from dcai.rules.namespace import RulesNamespace
     from dcai.store import BackupReport, VerifyReport
 
 __all__ = ["Workspace"]
@@ -232,6 +233,17 @@ class Workspace:
         from dcai.monitor.namespace import MonitorNamespace
 
         return MonitorNamespace(self.stores)
+
+    @cached_property
+    def rules(self) -> RulesNamespace:
+        """Labeling rules measured on dataset versions (``dcai rules``).
+
+        >>> ws.rules
+        <ws.rules of ...>
+        """
+        from dcai.rules.namespace import RulesNamespace
+
+        return RulesNamespace(self.stores)
 
     # Shortcuts: the flat names earlier issues fixed, each one line over a namespace. -------
     # This is the only place they are listed; ``ws.runs(where=...)`` is the runs namespace

@@ -169,6 +169,7 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("logs_to_dataset", ["logs", "to-dataset", "web", "--name", "prod"]),
         ("review_queue", ["review-queue", "web", "list"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),
+        ("rules_analyze", ["rules", "analyze", "ds", "--rules", str(tmp / "animal_rules.py")]),
         ("untag", ["data", "untag", "ds", "low"]),
         ("migrate", ["migrate", "--dry-run"]),
         ("verify", ["verify"]),
@@ -192,7 +193,7 @@ def _json_commands() -> set[str]:
 
 
 def _command_of(argv: list[str]) -> str:
-    groups = {"data", "deploy", "labels", "logs", "models", "review", "runs"}
+    groups = {"data", "deploy", "labels", "logs", "models", "review", "rules", "runs"}
     if argv[0] == "review-queue":  # review-queue NAME COMMAND
         return f"review-queue {argv[2]}"
     words = argv[:3] if argv[:2] == ["labels", "guideline"] else argv[:2]
@@ -234,6 +235,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     changed.to_csv(tmp / "v2.csv", index=False)
     _annotations().to_csv(tmp / "ann.csv", index=False)
     (tmp / "guide.md").write_text("# Animals\n\nLabel what the example shows.\n")
+    (tmp / "animal_rules.py").write_text(
+        "from dcai.rules import query, rule\n"
+        "low = query('x2 < 25', label='cat', name='low')\n"
+        "@rule\n"
+        "def red_bird(row):\n"
+        "    return 'bird' if row.colour == 'red' else None\n"
+    )
     (tmp / "out").mkdir()
     proc = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(tmp / "ws")],

@@ -23,6 +23,7 @@ from dcai.cli import predict as predict_cli
 from dcai.cli import retrain as retrain_cli
 from dcai.cli import review as review_cli
 from dcai.cli import review_queue as review_queue_cli
+from dcai.cli import rules as rules_cli
 from dcai.cli import runs as runs_cli
 from dcai.cli import serve as serve_cli
 from dcai.cli._context import open_workspace
@@ -60,6 +61,7 @@ app.add_typer(models_cli.app, name="models")
 app.add_typer(deploy_cli.app, name="deploy")
 app.add_typer(logs_cli.app, name="logs")
 app.add_typer(review_queue_cli.app, name="review-queue")
+app.add_typer(rules_cli.app, name="rules")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)

@@ -1,0 +1,160 @@
+"""Measure a rules file on a dataset version: each rule against the version's labels, and the
+label model against majority vote on ground truth.
+
+:func:`analyze_rules` runs the rules of a Python file (:func:`dcai.rules._loader.load_rules`) on
+the version's rows — without the label and split columns, so that no rule can read the answer
+— over the version's label set (a rule voting anything else is refused, naming the rule and the
+row), and reports :func:`dcai.rules.analyze`'s table with each rule's accuracy against the
+version's labels. It then fits :class:`~dcai.rules.LabelModel` on the votes alone and scores it
+and majority vote on the test split (all rows when the version has no split): "even if the
+training labels come from rules, the test labels must be ground truth".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dcai.data._schema import EXAMPLE_ID
+from dcai.data.versions import resolve_ref
+from dcai.errors import InvalidInputError
+from dcai.rules._analyze import analyze
+from dcai.rules._apply import apply
+from dcai.rules._label_model import LabelModel, vote_counts
+from dcai.rules._loader import load_rules
+
+if TYPE_CHECKING:
+    from dcai.store import Stores
+
+__all__ = ["RulesReport", "analyze_rules"]
+
+
+@dataclass(frozen=True)
+class RulesReport:
+    """What :func:`analyze_rules` measured (``to_dict`` is ``dcai rules analyze --json``)."""
+
+    ref: str
+    rules_file: str
+    rows: int
+    split: str | None
+    classes: list[Any]
+    table: pd.DataFrame
+    coverage: float
+    evaluated_on: str
+    evaluated_rows: int
+    majority_accuracy: float | None
+    label_model_accuracy: float | None
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON-ready: NaN becomes ``None``, labels plain values."""
+        rules = []
+        for row in self.table.to_dict("records"):
+            rules.append(
+                {
+                    "rule": str(row["rule"]),
+                    "polarity": [_plain(v) for v in row["polarity"]],
+                    "votes": int(row["votes"]),
+                    "coverage": float(row["coverage"]),
+                    "overlap": float(row["overlap"]),
+                    "conflict": float(row["conflict"]),
+                    "labeled": int(row["labeled"]),
+                    "accuracy": _number(row["accuracy"]),
+                    "accuracy_low": _number(row["accuracy_low"]),
+                    "accuracy_high": _number(row["accuracy_high"]),
+                }
+            )
+        return {
+            "dataset": self.ref,
+            "rules_file": self.rules_file,
+            "rows": self.rows,
+            "split": self.split,
+            "classes": [_plain(c) for c in self.classes],
+            "coverage": self.coverage,
+            "rules": rules,
+            "evaluated_on": self.evaluated_on,
+            "evaluated_rows": self.evaluated_rows,
+            "majority_vote_accuracy": self.majority_accuracy,
+            "label_model_accuracy": self.label_model_accuracy,
+            "failures": self.failures,
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _covered_accuracy(scores: np.ndarray, covered: np.ndarray, truth: np.ndarray) -> float | None:
+    """Accuracy over rows with a vote, a tie counted as a fair draw among the tied classes."""
+    if not covered.any():
+        return None
+    s, t = scores[covered], truth[covered]
+    top = np.isclose(s, s.max(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)
+    return float(np.mean(top[np.arange(t.size), t] / top.sum(axis=1)))
+
+
+def analyze_rules(
+    stores: Stores, ref: str, rules_file: str | Path, *, split: str | None = None
+) -> RulesReport:
+    """Run the rules of ``rules_file`` on version ``ref`` (or one ``split`` of it) and measure them."""
+    version = resolve_ref(stores, ref)
+    roles = version.roles
+    frame = version.to_pandas()
+    if split is not None:
+        if roles.split is None:
+            raise InvalidInputError(
+                f"{version.ref} has no split column, so --split {split} selects nothing",
+                hint=f"Split it first: dcai data split {version.dataset} --dev 0.1 --test 0.2",
+            )
+        frame = frame[frame[roles.split].astype("string") == split]
+        if frame.empty:
+            raise InvalidInputError(f"the {split!r} split of {version.ref} is empty")
+    rules = load_rules(rules_file)
+    hidden = [c for c in (roles.label, roles.split) if c is not None]
+    visible = frame.drop(columns=hidden).set_index(EXAMPLE_ID, drop=False)
+    labels = frame[roles.label]
+    classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
+    matrix = apply(rules, visible, classes=classes)
+    table = analyze(matrix, labels.to_numpy())
+    codes = matrix.codes
+    covered = (codes >= 0).any(axis=1)
+    truth = pd.Series(labels.to_numpy()).map({c: i for i, c in enumerate(classes)}).to_numpy(int)
+    if roles.split is not None and split is None:
+        evaluate = (frame[roles.split].astype("string") == "test").to_numpy(dtype=bool)
+        where = "test split"
+    else:
+        evaluate = np.ones(len(frame), dtype=bool)
+        where = f"{split} split" if split is not None else "all rows"
+    model = LabelModel().fit(matrix)
+    k = len(classes)
+    keep = covered & evaluate
+    majority = _covered_accuracy(vote_counts(matrix, k), keep, truth) if k >= 2 else None
+    mine = _covered_accuracy(model.predict_proba(matrix), keep, truth) if k >= 2 else None
+    failures = {
+        name: {"rows": f.rows, "first_row": _plain(f.first_row), "error": f.error}
+        for name, f in matrix.failures.items()
+    }
+    return RulesReport(
+        ref=version.ref,
+        rules_file=str(rules_file),
+        rows=len(frame),
+        split=split,
+        classes=classes,
+        table=table,
+        coverage=float(covered.mean()) if len(frame) else 0.0,
+        evaluated_on=where,
+        evaluated_rows=int(keep.sum()),
+        majority_accuracy=majority,
+        label_model_accuracy=mine,
+        failures=failures,
+    )
