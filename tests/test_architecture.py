@@ -429,6 +429,7 @@ NAMESPACES = {
     "deployments": "dcai.deploy.namespace.DeploymentsNamespace",
     "monitor": "dcai.monitor.namespace.MonitorNamespace",
     "rules": "dcai.rules.namespace.RulesNamespace",
+    "project": "dcai.project.namespace.ProjectNamespace",
 }
 SHORTCUTS = {
     "add_dataset": "data.add",

@@ -78,6 +78,16 @@ alerts_file = "monitor/alerts.jsonl"
 # metric = "confidence_mean"
 # op = "<"
 # calibrated = true
+
+# The project's scope (docs/project.md): `dcai scope target` and `dcai scope baseline` write
+# here, `dcai status` holds each target against the newest measured value.
+# [project.targets]
+# accuracy = ">= 0.95"
+# latency_p95_seconds = "<= 0.05"
+# [project.baselines.old_system]
+# metric = "accuracy"
+# value = 0.91
+# source = "the rules engine in production"
 """
 
 
@@ -167,6 +177,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "compute": ("backend", "scheduler_address"),
     "serve": ("admin_token", "token", "sensitive", "log_hash_key"),
     "monitor": ("window", "webhook", "alerts_file", "rules", "retrain"),
+    "project": ("targets", "baselines"),
 }
 
 

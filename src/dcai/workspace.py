@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from dcai.experiments.train import TrainResult
     from dcai.labels.namespace import LabelsNamespace
     from dcai.monitor.namespace import MonitorNamespace
+    from dcai.project.namespace import ProjectNamespace
     from dcai.quality.audit import Audit
     from dcai.quality.namespace import QualityNamespace
     from dcai.quality.review import Review
@@ -244,6 +245,17 @@ class Workspace:
         from dcai.rules.namespace import RulesNamespace
 
         return RulesNamespace(self.stores)
+
+    @cached_property
+    def project(self) -> ProjectNamespace:
+        """The project's targets and baselines (``dcai.toml``) and its status (``dcai status``).
+
+        >>> ws.project
+        <ws.project of ...>
+        """
+        from dcai.project.namespace import ProjectNamespace
+
+        return ProjectNamespace(self.stores)
 
     # Shortcuts: the flat names earlier issues fixed, each one line over a namespace. -------
     # This is the only place they are listed; ``ws.runs(where=...)`` is the runs namespace

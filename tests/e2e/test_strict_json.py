@@ -170,6 +170,9 @@ def _steps(tmp: Path) -> list[tuple[str, list[str]]]:
         ("review_queue", ["review-queue", "web", "list"]),
         ("analyze", ["analyze", "@audit.ref", "--no-curves", "--boot", "50", "--by", "colour"]),
         ("rules_analyze", ["rules", "analyze", "ds", "--rules", str(tmp / "animal_rules.py")]),
+        ("scope_target", ["scope", "target", "accuracy", ">= 0.5"]),
+        ("scope_baseline", ["scope", "baseline", "old", "0.4", "--source", "old system"]),
+        ("status", ["status"]),
         ("untag", ["data", "untag", "ds", "low"]),
         ("migrate", ["migrate", "--dry-run"]),
         ("verify", ["verify"]),
@@ -193,7 +196,7 @@ def _json_commands() -> set[str]:
 
 
 def _command_of(argv: list[str]) -> str:
-    groups = {"data", "deploy", "labels", "logs", "models", "review", "rules", "runs"}
+    groups = {"data", "deploy", "labels", "logs", "models", "review", "rules", "runs", "scope"}
     if argv[0] == "review-queue":  # review-queue NAME COMMAND
         return f"review-queue {argv[2]}"
     words = argv[:3] if argv[:2] == ["labels", "guideline"] else argv[:2]

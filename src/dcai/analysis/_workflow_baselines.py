@@ -215,6 +215,8 @@ def store_analysis(
     from dcai.labels.reports import store_report
 
     columns = ["name", "kind", "n", "share", "metric_name", "value", "low", "high"]
+    # The recommendation too, in priority order: ``dcai status`` names the next action from it.
+    columns += [c for c in ("potential_gain", "action", "reason") if c in table.columns]
     kept = table[columns].astype({"value": float, "low": float, "high": float})
     accuracy = metrics.metric("accuracy")
     store_report(

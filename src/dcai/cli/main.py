@@ -20,6 +20,7 @@ from dcai.cli import logs as logs_cli
 from dcai.cli import models as models_cli
 from dcai.cli import monitor as monitor_cli
 from dcai.cli import predict as predict_cli
+from dcai.cli import project as project_cli
 from dcai.cli import retrain as retrain_cli
 from dcai.cli import review as review_cli
 from dcai.cli import review_queue as review_queue_cli
@@ -62,6 +63,7 @@ app.add_typer(deploy_cli.app, name="deploy")
 app.add_typer(logs_cli.app, name="logs")
 app.add_typer(review_queue_cli.app, name="review-queue")
 app.add_typer(rules_cli.app, name="rules")
+app.add_typer(project_cli.scope_app, name="scope")
 app.command("audit")(audit_cli.audit)
 app.command("audits")(audit_cli.audits)
 app.command("analyze")(analyze_cli.analyze)
@@ -69,6 +71,7 @@ app.command("train")(runs_cli.train)
 app.command("serve")(serve_cli.serve)
 app.command("predict")(predict_cli.predict)
 app.command("drift")(drift_cli.drift)
+app.command("status")(project_cli.status)
 app.command("monitor")(monitor_cli.monitor)
 app.command("retrain")(retrain_cli.retrain)
 
