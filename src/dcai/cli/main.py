@@ -372,13 +372,16 @@ def demo(
     _print_deploy_demo(result)
     console.rule("monitor, alert, retrain")
     _print_monitor_demo(result)
+    console.rule("status: are we there yet?")
+    project_cli.render_status(result.status)
     console.print(version_table(ws.data.log("digits"), title="Lineage of digits"))
     console.print(
         f"next: dcai -w {path} review list digits --status all · "
         f"dcai -w {path} labels agreement digits · dcai -w {path} analyze digits · "
         f"dcai -w {path} runs data-view --recipe logreg --eval {result.split.ref} · "
         f"dcai -w {path} models card digits@production · "
-        f"dcai -w {path} deploy show digits-web · dcai -w {path} serve",
+        f"dcai -w {path} deploy show digits-web · dcai -w {path} serve · "
+        f"dcai -w {path} status",
         soft_wrap=True,  # commands to copy: never broken across lines
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,6 +10,9 @@ from rich.table import Table
 
 from dcai.cli._context import open_workspace
 from dcai.cli._output import console, print_json
+
+if TYPE_CHECKING:
+    from dcai.project.status_workflow import ProjectStatus
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -99,6 +102,11 @@ def status(ctx: typer.Context, json_: JsonOption = False) -> None:
     if json_:
         print_json(report.to_dict())
         return
+    render_status(report)
+
+
+def render_status(report: ProjectStatus) -> None:
+    """The targets table, the notes and the next action, as ``dcai status`` prints them."""
     table = Table(title="targets", title_justify="left")
     for name in ("metric", "target", "value", "met", "from", "baselines"):
         table.add_column(name)
@@ -107,13 +115,9 @@ def status(ctx: typer.Context, json_: JsonOption = False) -> None:
         baselines = ", ".join(f"{b['name']} {b['value']:.4g}" for b in row.baselines)
         source = escape(row.source or "not measured")
         table.add_row(
-            escape(row.metric),
-            escape(row.target),
-            _value(row.value),
-            met,
-            source,
+            escape(row.metric), escape(row.target), _value(row.value), met, source,
             escape(baselines),
-        )
+        )  # fmt: skip
     if report.targets:
         console.print(table)
     for note in report.notes:

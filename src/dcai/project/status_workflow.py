@@ -112,7 +112,8 @@ def _monitoring_value(stores: Stores, column: str) -> tuple[float | None, str | 
     for row in rows:
         value = _finite(json.loads(row.metrics_json).get(column))
         if value is not None:
-            return value, f"monitoring {row.deployment}, window {row.window_start}–{row.window_end}"
+            start = str(row.window_start)[:16].replace("T", " ")
+            return value, f"monitoring {row.deployment}, window from {start} UTC"
     return None, None
 
 
