@@ -262,6 +262,26 @@ def test_label_model_is_no_worse_than_majority_on_independent_rules(
     assert mine >= _covered_accuracy(vote_counts(L, k), L, y) - 0.005
 
 
+def test_near_duplicate_rules_count_once() -> None:
+    # four near-copies of a weak rule outvote three good ones under majority vote
+    L, y = _generated(9, 20_000, np.array([0.62, 0.8, 0.8, 0.8]), np.array([0.5, 0.4, 0.4, 0.4]))
+    rng = np.random.default_rng(9)
+    copies = np.repeat(L[:, [0]], 4, axis=1)
+    keep = rng.random(copies.shape) < 0.95
+    own = np.full(copies.shape, -1, np.int32)
+    L = np.hstack([L, np.where(keep, copies, own)])
+    model = LabelModel().fit(L)
+    assert model.duplicate_groups_ == [[0, 4, 5, 6, 7]]
+    assert model.evidence_weights_ is not None and model.evidence_weights_[0] == 0.2
+    mine = _covered_accuracy(model.predict_proba(L), L, y)
+    assert mine > _covered_accuracy(vote_counts(L), L, y) + 0.05
+    plain = LabelModel(merge_duplicates=False).fit(L)
+    assert plain.duplicate_groups_ == [] and _covered_accuracy(plain.predict_proba(L), L, y) < mine
+    # rules that vote one class always agree where they meet: never taken for copies
+    one_sided = np.where(L[:, :4] == 1, 1, -1)
+    assert LabelModel().fit(one_sided).duplicate_groups_ == []
+
+
 def test_dev_labels_are_used_and_can_select_majority_vote() -> None:
     L, y = _generated(5, 5_000, np.array([0.9, 0.85, 0.6, 0.6, 0.6]), np.full(5, 0.6))
     dev = np.where(np.arange(5_000) < 300, y, -1)

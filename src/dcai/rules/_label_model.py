@@ -9,7 +9,7 @@ Skene 1979; with abstention as an outcome this is the latent class model of Laza
 generative model behind Snorkel's, Ratner et al. 2016). Abstaining is evidence too: a keyword
 rule for "spam" that stays silent says a little for "ham". The posterior of a row is
 
-    P(y = k | outcomes) ∝ ρ_k · Π_j π_j[k, o_j],
+    P(y = k | outcomes) ∝ ρ_k · Π_j π_j[k, o_j]^τ_j,
 
 and EM alternates it with the ``π`` and class shares ``ρ`` it implies, starting from the
 majority vote's posterior, so it climbs from majority vote rather than from chance. Each
@@ -18,11 +18,14 @@ majority vote's posterior, so it climbs from majority vote rather than from chan
 of outcomes first, so a million rows with a few thousand distinct patterns fit in well under a
 second per round.
 
-**Dependent rules are not modelled.** Rules that copy each other are counted several times,
-as majority vote counts them; worse, EM can take the copies for the truth (or let the class
-stand for "the copies voted"): on the benchmark's correlated case the model falls well below
-majority vote, as Snorkel's does (BENCHMARKS.md, "Weak supervision"). Give a few labelled rows
-(``fit(L, y=...)``): the choice between the model and majority vote is then made on them.
+**Near-duplicate rules count once.** Rules that copy each other would be counted several
+times (majority vote counts them several times too), and EM would take the copies for the
+truth. Pairs of rules voting two classes or more, where most of the rarer rule's votes fall
+where the other votes too and nearly all of those agree (:data:`DUPLICATE_COVOTE`,
+:data:`DUPLICATE_AGREEMENT`), form groups; each member's evidence is weighted
+``τ_j = 1 / size of its group`` (a composite likelihood; Varin, Reid & Firth 2011), in the
+majority-vote start as in the model. Looser dependence is not caught (BENCHMARKS.md, "Weak
+supervision", the loosely correlated case).
 
 With ground truth for some rows (``fit(L, y=...)``, ``None``/NaN elsewhere), those rows are held at
 their labels in every E-step, so ``π`` is learned from them too; and the model is then
@@ -50,7 +53,14 @@ from dcai.errors import InvalidInputError
 from dcai.rules._analyze import encode_labels
 from dcai.rules._apply import LabelMatrix, as_codes
 
-__all__ = ["LabelModel", "majority_vote", "vote_counts"]
+__all__ = ["DUPLICATE_AGREEMENT", "DUPLICATE_COVOTE", "LabelModel", "majority_vote", "vote_counts"]
+
+#: Near-duplicate rules: the share of the rarer rule's votes cast where the other votes too...
+DUPLICATE_COVOTE = 0.8
+#: ...and the share of those where the two agree.
+DUPLICATE_AGREEMENT = 0.95
+#: Two rules need this many rows where both vote before they can count as duplicates.
+_MIN_PAIR_ROWS = 30
 
 TieBreak = Literal["abstain", "random"]
 
@@ -129,6 +139,8 @@ class LabelModel:
         Known class shares; default: learned with the rest.
     max_iter, tol
         EM stops after ``max_iter`` rounds or when no probability moves more than ``tol``.
+    merge_duplicates
+        Count near-duplicate rules once (see the module's notes).
     prior_strength
         Extra pseudo-counts on each rule voting the true class (besides one per outcome): on
         a few hundred rows it keeps the model near "rules are better than chance" instead of
@@ -136,7 +148,7 @@ class LabelModel:
 
     Attributes (after fit): ``outcome_probs_`` (rules × K × (K + 1), the last column abstaining),
     ``accuracies_`` (each rule's probability of being right when it votes), ``class_balance_``,
-    ``n_iter_``, ``method_`` (``"em"`` or
+    ``duplicate_groups_``, ``evidence_weights_`` (τ), ``n_iter_``, ``method_`` (``"em"`` or
     ``"majority"``), ``selection_`` (accuracies on the labelled rows, when labels were given).
     """
 
@@ -148,6 +160,7 @@ class LabelModel:
         max_iter: int = 200,
         tol: float = 1e-5,
         prior_strength: float = 2.0,
+        merge_duplicates: bool = True,
     ) -> None:
         if max_iter < 1:
             raise InvalidInputError(f"max_iter={max_iter} is below 1")
@@ -158,6 +171,9 @@ class LabelModel:
         if prior_strength < 0:
             raise InvalidInputError(f"prior_strength={prior_strength} is below 0")
         self.prior_strength = float(prior_strength)
+        self.merge_duplicates = bool(merge_duplicates)
+        self.duplicate_groups_: list[list[int]] = []
+        self.evidence_weights_: np.ndarray | None = None
         self.outcome_probs_: np.ndarray | None = None
         self.accuracies_: np.ndarray | None = None
         self.class_balance_: np.ndarray | None = None
@@ -191,7 +207,14 @@ class LabelModel:
             raise InvalidInputError("the label matrix is empty", hint="Apply at least one rule.")
         patterns, weight = _patterns(codes, truth, k)
         outcomes, known = patterns[:, :m], patterns[:, m].astype(np.int64) - 1
-        pi, rho = self._em(outcomes, weight, known, _majority_start(outcomes, weight, k), k)
+        groups = _near_duplicates(outcomes, weight, k) if self.merge_duplicates else []
+        tau = np.ones(m)
+        for group in groups:
+            tau[group] = 1.0 / len(group)
+        start = _majority_start(outcomes, weight, k, tau)
+        pi, rho = self._em(outcomes, weight, known, start, tau, k)
+        self.duplicate_groups_ = groups
+        self.evidence_weights_ = tau
         self.outcome_probs_ = pi
         self.class_balance_ = rho
         voting = pi[:, :, :k].sum(axis=2)  # P(votes | class)
@@ -209,6 +232,7 @@ class LabelModel:
         weight: np.ndarray,
         known: np.ndarray,
         start: np.ndarray,
+        tau: np.ndarray,
         k: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         m = outcomes.shape[1]
@@ -232,7 +256,7 @@ class LabelModel:
             log_pi = np.log(new)
             scores = np.tile(np.log(rho), (outcomes.shape[0], 1))
             for j in range(m):
-                scores += log_pi[j][:, outcomes[:, j]].T
+                scores += tau[j] * log_pi[j][:, outcomes[:, j]].T
             post = _softmax(scores)
             post[clamp] = np.eye(k)[known[clamp]]
             moved = float(np.max(np.abs(new - pi)))
@@ -270,9 +294,14 @@ class LabelModel:
             return vote_counts(codes, k).astype(np.float64)
         outcomes = np.where(codes >= 0, codes, k)
         log_pi = np.log(pi)
+        tau = (
+            self.evidence_weights_
+            if self.evidence_weights_ is not None
+            else np.ones(codes.shape[1])
+        )
         scores = np.tile(np.log(rho), (codes.shape[0], 1))
         for j in range(codes.shape[1]):
-            scores += log_pi[j][:, outcomes[:, j]].T
+            scores += tau[j] * log_pi[j][:, outcomes[:, j]].T
         return scores
 
     def predict_proba(self, matrix: LabelMatrix | np.ndarray) -> np.ndarray:
@@ -321,9 +350,47 @@ def _patterns(codes: np.ndarray, truth: np.ndarray, k: int) -> tuple[np.ndarray,
     return patterns, counts.astype(np.float64)
 
 
-def _majority_start(outcomes: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
-    """Majority vote's posterior per pattern, ties shared; no vote: its class shares."""
-    counts = np.stack([(outcomes == c).sum(axis=1) for c in range(k)], axis=1).astype(np.float64)
+def _near_duplicates(outcomes: np.ndarray, weight: np.ndarray, k: int) -> list[list[int]]:
+    """Groups of rules that fire together and agree: pairs of rules voting two classes or more
+    where at least ``DUPLICATE_COVOTE`` of the rarer rule's votes fall where the other votes
+    too, and at least ``DUPLICATE_AGREEMENT`` of those agree (union of such pairs)."""
+    m = outcomes.shape[1]
+    votes = outcomes < k
+    counts = np.array([weight[votes[:, j]].sum() for j in range(m)])
+    # A rule that only ever votes one class agrees with any other such rule by construction:
+    # agreement says nothing about the pair, so only rules voting two classes or more are judged.
+    two_sided = [np.unique(outcomes[votes[:, j], j]).size >= 2 for j in range(m)]
+    parent = list(range(m))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for j in range(m):
+        for other in range(j + 1, m):
+            if not (two_sided[j] and two_sided[other]):
+                continue
+            both = votes[:, j] & votes[:, other]
+            together = float(weight[both].sum())
+            rarer = float(min(counts[j], counts[other]))
+            if together < _MIN_PAIR_ROWS or together < DUPLICATE_COVOTE * rarer:
+                continue
+            same = float(weight[both & (outcomes[:, j] == outcomes[:, other])].sum())
+            if same >= DUPLICATE_AGREEMENT * together:
+                parent[root(other)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for j in range(m):
+        groups.setdefault(root(j), []).append(j)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _majority_start(
+    outcomes: np.ndarray, weight: np.ndarray, k: int, tau: np.ndarray
+) -> np.ndarray:
+    """(Weighted) majority vote's posterior per pattern, ties shared; no vote: its class shares."""
+    counts = np.stack([((outcomes == c) * tau).sum(axis=1) for c in range(k)], axis=1)
     covered = counts.sum(axis=1) > 0
     post = (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
     post /= post.sum(axis=1, keepdims=True)
