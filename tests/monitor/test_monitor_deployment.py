@@ -202,27 +202,27 @@ def test_any_column_name_is_read_out_of_the_json(key: str) -> None:
     import duckdb
 
     from dcai.deploy.prediction_log import inputs_json
-    from dcai.monitor.deployment import _extraction
+    from dcai.monitor.deployment import _extraction, _parsed
     from dcai.monitor.windows import Reference
 
     reference = Reference("m/1", {key: (0.0, 1.0)}, {"other": frozenset()}, (), (), None, None, 1)
-    select, params, parse, _ = _extraction(reference)
-    query = (
-        f"SELECT {', '.join(select)} FROM (SELECT *, "
-        "len(list_intersect(_k, ?::VARCHAR[])) AS _present, "
-        "len(list_intersect(_k, ?::VARCHAR[])) AS _known, len(_k) AS _nkeys "
-        "FROM (SELECT from_json(?, ?) AS _s, json_keys(?) AS _k)) p"
-    )
+    select, params, parse, features = _extraction(reference)
+    query = f"SELECT {', '.join(select)} FROM (SELECT ? AS inputs, from_json(?, ?) AS _s) p"
     with duckdb.connect(":memory:") as conn:
         for record, expected in (
-            ({key: 2.5, "other": 1}, (2.5, "1", False)),
-            ({key: "x", "other": 1}, (None, "1", True)),  # not a number
-            ({"other": 1}, (None, "1", True)),  # absent
-            ({key: 1, "other": 1, "new": 0}, (1.0, "1", True)),  # a key the model lacks
+            ({key: 2.5, "other": 1}, [2.5, "1", False]),
+            ({key: "0.5", "other": "a"}, [0.5, "a", False]),  # text that is a number
+            ({key: None, "other": 1}, [None, "1", False]),  # missing, not a violation
+            ({key: "x", "other": 1}, [None, "1", True]),  # not a number
+            ({key: [1], "other": 1}, [None, "1", True]),  # not a number either
+            ({"other": 1}, [None, "1", True]),  # absent
+            ({key: 1, "other": 1, "new": 0}, [1.0, "1", True]),  # a key the model lacks
         ):
             text = inputs_json(record)
-            found = conn.execute(query, [*params, parse[0], parse[1], text, parse[2], text])
-            assert found.fetchone() == expected, record
+            rows = conn.execute(query, [*params, text, text, parse[0]]).df()
+            got = _parsed(rows, reference, features).iloc[0].tolist()
+            got = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in got]
+            assert got == expected, record
 
 
 def test_inputs_the_model_was_not_trained_on_are_named(served: Path, tmp_path: Path) -> None:

@@ -132,34 +132,76 @@ def _spec(window: str | None, every: int | None, configured: Any) -> tuple[str, 
 
 def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list[Any], list[str]]:
     """How DuckDB reads the monitored inputs out of the logged JSON, parsing each document once
-    (``from_json`` into a struct of text fields): SELECT expressions and their parameters,
-    the parameters of the parsing subquery (struct type, feature names), and the features in
-    order. Numeric features are cast to DOUBLE; ``_violation`` says a feature was absent or a
-    number was not one. Column names only ever travel as parameters."""
+    (``from_json`` into a struct: numeric features as DOUBLE, the others as text): SELECT
+    expressions and their parameters, the parameters of the parsing subquery (the struct
+    type), and the features in order. ``_raw`` keeps a row's JSON only where it may break the
+    schema — a feature missing or not a number (its value NULL), or more keys than features —
+    for :func:`_violations` to judge in Python; on clean traffic that is no row. Column names
+    only ever travel as parameters."""
     if reference is None or not reference.features:
         return [], [], [], []
     features = list(reference.features)
-    expressions: list[str] = []
-    params: list[Any] = []
-    for i, column in enumerate(features):
-        if column in reference.numeric_range:
-            expressions.append(f'TRY_CAST(struct_extract(p._s, ?) AS DOUBLE) AS "_f{i}"')
-        else:
-            expressions.append(f'struct_extract(p._s, ?) AS "_f{i}"')
-        params.append(column)
-    # Absent: fewer of the monitored features than there are; unknown: keys the model has no
-    # input for (sensitive inputs are known: their hashes are logged).
-    checks = [f"p._present < {len(features)}", "p._nkeys > p._known"]
-    for column in reference.numeric_range:
-        checks.append(
-            "(struct_extract(p._s, ?) IS NOT NULL AND "
-            "TRY_CAST(struct_extract(p._s, ?) AS DOUBLE) IS NULL)"
+    expressions = [f'struct_extract(p._s, ?) AS "_f{i}"' for i in range(len(features))]
+    params: list[Any] = list(features)
+    suspect = " OR ".join(
+        ["len(json_keys(p.inputs)) > ?"] + ["struct_extract(p._s, ?) IS NULL"] * len(features)
+    )
+    expressions.append(f"CASE WHEN {suspect} THEN p.inputs END AS _raw")
+    params.extend([len(features), *features])
+    struct = json.dumps(
+        {c: "DOUBLE" if c in reference.numeric_range else "VARCHAR" for c in features}
+    )
+    return expressions, params, [struct], features
+
+
+def _violations(raw: pd.Series, reference: Reference) -> np.ndarray:
+    """Per row: does its logged JSON break the schema — a feature absent, a numeric feature
+    holding something that is not a number, or a key the model has no input for (sensitive
+    inputs are known: their hashes are logged)? ``raw`` is None for rows already known clean."""
+    import orjson
+
+    features = list(reference.features)
+    numeric = set(reference.numeric_range)
+    known = {*features, *reference.ignored}
+    out = np.zeros(len(raw), dtype=bool)
+    for position, text in enumerate(raw.tolist()):
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            continue
+        try:
+            record = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            out[position] = True
+            continue
+        out[position] = (
+            not isinstance(record, dict)
+            or any(f not in record for f in features)
+            or any(k not in known for k in record)
+            or any(f in numeric and not _is_number(record[f]) for f in features)
         )
-        params.extend([column, column])
-    expressions.append(f"({' OR '.join(checks)}) AS _violation")
-    struct = json.dumps({column: "VARCHAR" for column in features})
-    known = [*features, *reference.ignored]
-    return expressions, params, [features, known, struct], features
+    return out
+
+
+def _parsed(rows: pd.DataFrame, reference: Reference, features: list[str]) -> pd.DataFrame:
+    """The monitored inputs of a query with :func:`_extraction`'s columns, and ``_violation``."""
+    renamed = {f"_f{i}": column for i, column in enumerate(features)}
+    parsed = rows[list(renamed)].rename(columns=renamed)
+    parsed["_violation"] = _violations(rows["_raw"], reference)
+    for column in reference.categories:  # JSON true/false: Python's spelling
+        parsed[column] = parsed[column].replace({"true": "True", "false": "False"})
+    return parsed
+
+
+def _is_number(value: Any) -> bool:
+    """What DuckDB reads as DOUBLE: null, a number, a boolean, or text that parses as one."""
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 #: The prediction log columns monitoring reads (the inputs only when it parses them itself).
@@ -238,10 +280,7 @@ def _read_logs(
     logged = [*_READ, *([] if extract else ["inputs"])]
     columns = ", ".join([*(f'p."{c}"' for c in logged), *extract])
     source = (
-        "(SELECT *, len(list_intersect(_k, ?::VARCHAR[])) AS _present, "
-        "len(list_intersect(_k, ?::VARCHAR[])) AS _known, len(_k) AS _nkeys "
-        "FROM (SELECT *, from_json(inputs, ?) AS _s, json_keys(inputs) AS _k "
-        "FROM read_parquet(?, hive_partitioning = false)))"
+        "(SELECT *, from_json(inputs, ?) AS _s FROM read_parquet(?, hive_partitioning = false))"
         if extract
         else "read_parquet(?, hive_partitioning = false)"
     )
@@ -278,13 +317,9 @@ def _read_logs(
                 params,
             )
             if extract:
-                renamed = {f"_f{i}": column for i, column in enumerate(extracted)}
-                parsed = rows[[*renamed, "_violation"]].rename(columns=renamed)
-                parsed["_violation"] = parsed["_violation"].fillna(True).astype(bool)
                 assert reference is not None
-                for column in reference.categories:  # JSON true/false: Python's spelling
-                    parsed[column] = parsed[column].replace({"true": "True", "false": "False"})
-                rows = rows.drop(columns=[*renamed, "_violation"])
+                parsed = _parsed(rows, reference, extracted)
+                rows = rows.drop(columns=[*(f"_f{i}" for i in range(len(extracted))), "_raw"])
                 if parsed["_violation"].any():
                     unknown = _unknown_inputs(conn, predictions, reference, since)
                     if unknown:
