@@ -164,9 +164,9 @@ def _violations(raw: pd.Series, reference: Reference) -> np.ndarray:
     numeric = set(reference.numeric_range)
     known = {*features, *reference.ignored}
     out = np.zeros(len(raw), dtype=bool)
-    for position, text in enumerate(raw.tolist()):
-        if text is None or (isinstance(text, float) and math.isnan(text)):
-            continue
+    texts = raw.to_numpy(dtype=object)
+    for position in np.flatnonzero(raw.notna().to_numpy()):
+        text = texts[position]
         try:
             record = orjson.loads(text)
         except orjson.JSONDecodeError:
