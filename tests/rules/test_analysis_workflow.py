@@ -83,6 +83,7 @@ def test_analyze_measures_rules_against_the_version_labels(workspace: Path, tmp_
         frame["text"].str.contains(r"\b(?:free|prize|win)\b", case=False).sum()
     )
     assert offers["accuracy"] == 1.0 and offers["labeled"] == offers["votes"]
+    assert 0.9 < offers["estimated_accuracy"] <= 1.0  # the model's guess, without the labels
     assert table.loc["question", "polarity"] == ["ham"]
     assert 0 < report.coverage <= 1
     assert report.label_model_accuracy is not None and report.majority_accuracy is not None

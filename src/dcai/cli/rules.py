@@ -50,7 +50,9 @@ def analyze(
         return
     title = f"{escape(str(rules))} on {escape(report.ref)}" + (f" ({split})" if split else "")
     table = Table(title=title, title_justify="left")
-    for name in ("rule", "votes", "coverage", "overlap", "conflict", "accuracy [95 % CI]"):
+    columns = ("rule", "votes", "coverage", "overlap", "conflict", "accuracy [95 % CI]",
+               "label model's estimate")  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="left" if name == "rule" else "right")
     for row in report.to_dict()["rules"]:
         accuracy = (
@@ -65,6 +67,7 @@ def analyze(
             _share(row["overlap"]),
             _share(row["conflict"]),
             accuracy,
+            _share(row["estimated_accuracy"]),
         )
     console.print(table)
     console.print(

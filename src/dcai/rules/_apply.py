@@ -56,6 +56,17 @@ class LabelMatrix:
     def shape(self) -> tuple[int, int]:
         return (int(self.codes.shape[0]), int(self.codes.shape[1]))
 
+    def labels_of(self, codes: np.ndarray) -> np.ndarray:
+        """Class numbers (``-1``: none) as this matrix's labels (``None``), e.g. of
+        :meth:`LabelModel.predict`.
+
+        >>> L = LabelMatrix(np.array([[0, -1]]), ("ham", "spam"), ("a", "b"), pd.RangeIndex(1))
+        >>> L.labels_of(np.array([1, -1, 0])).tolist()
+        ['spam', None, 'ham']
+        """
+        labels = np.asarray([*self.classes, None], dtype=object)
+        return np.asarray(labels[np.asarray(codes, dtype=np.int64)], dtype=object)
+
     def to_frame(self) -> pd.DataFrame:
         """The votes as labels (``None`` where a rule abstains), one column per rule."""
         labels = np.asarray([*self.classes, None], dtype=object)

@@ -53,7 +53,14 @@ from dcai.errors import InvalidInputError
 from dcai.rules._analyze import encode_labels
 from dcai.rules._apply import LabelMatrix, as_codes
 
-__all__ = ["DUPLICATE_AGREEMENT", "DUPLICATE_COVOTE", "LabelModel", "majority_vote", "vote_counts"]
+__all__ = [
+    "DUPLICATE_AGREEMENT",
+    "DUPLICATE_COVOTE",
+    "LabelModel",
+    "expected_accuracy",
+    "majority_vote",
+    "vote_counts",
+]
 
 #: Near-duplicate rules: the share of the rarer rule's votes cast where the other votes too...
 DUPLICATE_COVOTE = 0.8
@@ -269,8 +276,8 @@ class LabelModel:
     def _select(self, codes: np.ndarray, truth: np.ndarray) -> None:
         """Keep the model or fall back to majority vote, by accuracy on the labelled rows."""
         labelled = truth >= 0
-        mine = _expected_accuracy(self._scores(codes)[labelled], truth[labelled])
-        majority = _expected_accuracy(vote_counts(codes, self._k)[labelled], truth[labelled])
+        mine = expected_accuracy(self._scores(codes)[labelled], truth[labelled])
+        majority = expected_accuracy(vote_counts(codes, self._k)[labelled], truth[labelled])
         self.selection_ = {"labelled": int(labelled.sum()), "em": mine, "majority": majority}
         if majority > mine:
             self.method_ = "majority"
@@ -402,8 +409,12 @@ def _majority_start(
     return np.asarray(post)
 
 
-def _expected_accuracy(scores: np.ndarray, truth: np.ndarray) -> float:
-    """Accuracy of taking the top score, a tie counted as a fair draw among the tied classes."""
+def expected_accuracy(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Accuracy of taking the top score, a tie counted as a fair draw among the tied classes.
+
+    >>> expected_accuracy(np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]]), np.array([0, 1, 0]))
+    0.5
+    """
     if truth.size == 0:
         return float("nan")
     top = np.isclose(scores, scores.max(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)

@@ -5,7 +5,7 @@ label model against majority vote on ground truth.
 the version's rows — without the label and split columns, so that no rule can read the answer
 — over the version's label set (a rule voting anything else is refused, naming the rule and the
 row), and reports :func:`dcai.rules.analyze`'s table with each rule's accuracy against the
-version's labels. It then fits :class:`~dcai.rules.LabelModel` on the votes alone and scores it
+version's labels, beside the label model's estimate of it from the votes alone. It then fits :class:`~dcai.rules.LabelModel` on the votes alone and scores it
 and majority vote on the test split (all rows when the version has no split): "even if the
 training labels come from rules, the test labels must be ground truth".
 """
@@ -25,7 +25,7 @@ from dcai.data.versions import resolve_ref
 from dcai.errors import InvalidInputError
 from dcai.rules._analyze import analyze
 from dcai.rules._apply import apply
-from dcai.rules._label_model import LabelModel, vote_counts
+from dcai.rules._label_model import LabelModel, expected_accuracy, vote_counts
 from dcai.rules._loader import load_rules
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class RulesReport:
                     "accuracy": _number(row["accuracy"]),
                     "accuracy_low": _number(row["accuracy_low"]),
                     "accuracy_high": _number(row["accuracy_high"]),
+                    "estimated_accuracy": _number(row["estimated_accuracy"]),
                 }
             )
         return {
@@ -92,15 +93,6 @@ def _plain(value: Any) -> Any:
 def _number(value: Any) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _covered_accuracy(scores: np.ndarray, covered: np.ndarray, truth: np.ndarray) -> float | None:
-    """Accuracy over rows with a vote, a tie counted as a fair draw among the tied classes."""
-    if not covered.any():
-        return None
-    s, t = scores[covered], truth[covered]
-    top = np.isclose(s, s.max(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)
-    return float(np.mean(top[np.arange(t.size), t] / top.sum(axis=1)))
 
 
 def analyze_rules(
@@ -136,10 +128,14 @@ def analyze_rules(
         evaluate = np.ones(len(frame), dtype=bool)
         where = f"{split} split" if split is not None else "all rows"
     model = LabelModel().fit(matrix)
+    assert model.accuracies_ is not None
+    table["estimated_accuracy"] = model.accuracies_
     k = len(classes)
     keep = covered & evaluate
-    majority = _covered_accuracy(vote_counts(matrix, k), keep, truth) if k >= 2 else None
-    mine = _covered_accuracy(model.predict_proba(matrix), keep, truth) if k >= 2 else None
+    majority = mine = None
+    if k >= 2 and keep.any():  # rows with a vote, ties a fair draw
+        majority = expected_accuracy(vote_counts(matrix, k)[keep], truth[keep])
+        mine = expected_accuracy(model.predict_proba(matrix)[keep], truth[keep])
     failures = {
         name: {"rows": f.rows, "first_row": _plain(f.first_row), "error": f.error}
         for name, f in matrix.failures.items()
