@@ -5,9 +5,10 @@ label model against majority vote on ground truth.
 the version's rows — without the label and split columns, so that no rule can read the answer
 — over the version's label set (a rule voting anything else is refused, naming the rule and the
 row), and reports :func:`dcai.rules.analyze`'s table with each rule's accuracy against the
-version's labels, beside the label model's estimate of it from the votes alone. It then fits :class:`~dcai.rules.LabelModel` on the votes alone and scores it
-and majority vote on the test split (all rows when the version has no split): "even if the
-training labels come from rules, the test labels must be ground truth".
+version's labels, beside the label model's estimate of it from the votes alone. It fits
+:class:`~dcai.rules.LabelModel` on the votes alone and scores it and majority vote on the test
+split (all rows when the version has no split): "even if the training labels come from rules,
+the test labels must be ground truth".
 """
 
 from __future__ import annotations
