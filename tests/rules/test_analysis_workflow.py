@@ -98,6 +98,7 @@ def test_rules_never_see_the_label_and_must_vote_its_type(workspace: Path, tmp_p
     with dcai.Workspace(workspace) as ws, pytest.warns(Warning, match="no column 'label'"):
         report = ws.rules.analyze("sms", _rules_file(tmp_path, peek, "peek.py"))
     assert report.table.loc[0, "votes"] == 0
+    assert np.isnan(report.table.loc[0, "estimated_accuracy"])  # no votes: no estimate
     assert report.failures["peek"]["rows"] == 400
     wrong = "from dcai.rules import rule\n@rule\ndef typo(row):\n    return 'spma'\n"
     with dcai.Workspace(workspace) as ws, pytest.raises(InvalidInputError, match="'spma'"):

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dcai.cli._context import open_workspace
-from dcai.cli._output import console, print_json
+from dcai.cli._output import console, dcai_warnings_to_stderr, print_json, progress_bar
 
 app = typer.Typer(
     help="Labeling rules: functions of a row that vote a label or abstain, measured and combined.",
@@ -44,7 +44,9 @@ def analyze(
     """Run the rules on the version's rows (the label hidden from them): each rule's coverage,
     overlap, conflict and accuracy against the version's labels, then the label model against
     majority vote on the test split."""
-    report = open_workspace(ctx).rules.analyze(ref, rules, split=split)
+    ws = open_workspace(ctx)
+    with dcai_warnings_to_stderr(), progress_bar(f"rules on {ref}") as progress:
+        report = ws.rules.analyze(ref, rules, split=split, progress=progress)
     if json_:
         print_json(report.to_dict())
         return
@@ -70,15 +72,12 @@ def analyze(
             _share(row["estimated_accuracy"]),
         )
     console.print(table)
+    where = (
+        report.evaluated_on if report.evaluated_on == "all rows" else f"the {report.evaluated_on}"
+    )
     console.print(
         f"{report.rows:,} rows; at least one vote on {_share(report.coverage)}. "
-        f"On the {escape(report.evaluated_on)} ({report.evaluated_rows:,} rows with a vote): "
+        f"On {escape(where)} ({report.evaluated_rows:,} rows with a vote): "
         f"label model {_share(report.label_model_accuracy)}, "
         f"majority vote {_share(report.majority_accuracy)}."
     )
-    for name, failure in report.failures.items():
-        console.print(
-            f"[yellow]{escape(name)}[/] raised on {failure['rows']:,} rows "
-            f"(first {escape(repr(failure['first_row']))}: {escape(failure['error'])}); "
-            "it abstained there."
-        )

@@ -26,9 +26,9 @@ stay ground truth.
 from __future__ import annotations
 
 from dcai.rules._analyze import ANALYSIS_COLUMNS, analyze
-from dcai.rules._apply import LabelMatrix, RuleFailure, apply
+from dcai.rules._apply import LabelMatrix, RuleFailure, apply, vote_counts
 from dcai.rules._helpers import keywords, model_confident, query, regex, threshold
-from dcai.rules._label_model import LabelModel, majority_vote, vote_counts
+from dcai.rules._label_model import LabelModel, majority_vote
 from dcai.rules._rule import ABSTAIN, Row, Rule, rule
 
 __all__ = [

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from dcai.errors import InvalidInputError
-from dcai.rules._apply import LabelMatrix, as_codes
+from dcai.rules._apply import LabelMatrix, as_codes, vote_counts
 
 __all__ = ["ANALYSIS_COLUMNS", "analyze", "encode_labels"]
 
@@ -47,31 +47,32 @@ def encode_labels(
     y: Sequence[Any] | np.ndarray | pd.Series, classes: Sequence[Any] | None, n: int
 ) -> np.ndarray:
     """Ground truth as class numbers (``-1`` where missing); labels go through ``classes``."""
-    values = list(y.tolist() if isinstance(y, np.ndarray | pd.Series) else y)
+    values = pd.Series(np.asarray(y, dtype=object) if not isinstance(y, pd.Series) else y.array,
+                       dtype=object)  # fmt: skip
     if len(values) != n:
         raise InvalidInputError(f"y has {len(values)} labels for {n} rows of the label matrix")
-    out = np.full(n, -1, dtype=np.int32)
-    lookup = None if classes is None else {c: i for i, c in enumerate(classes)}
-    for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if lookup is None:
-            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
-                raise InvalidInputError(
-                    f"y[{i}] = {value!r}: with a plain label matrix, y holds class numbers 0..K-1"
-                )
-            out[i] = int(value)
-        else:
-            code = lookup.get(value)
-            if code is None:
-                raise InvalidInputError(
-                    f"y[{i}] = {value!r} is not one of the labels {list(lookup)}",
-                    hint="Pass the ground truth in the label matrix's label set.",
-                )
-            out[i] = code
-    return out
+    missing = values.isna().to_numpy()
+    if classes is None:
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        plain = np.array([isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+                          for v in values.to_numpy()])  # fmt: skip
+        bad = ~missing & (~plain | (numbers < 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InvalidInputError(
+                f"y[{i}] = {values.iloc[i]!r}: with a plain label matrix, y holds class numbers "
+                "0..K-1"
+            )
+        return np.where(missing, -1, np.nan_to_num(numbers, nan=-1)).astype(np.int32)
+    mapped = values.map({c: i for i, c in enumerate(classes)})
+    bad = ~missing & mapped.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InvalidInputError(
+            f"y[{i}] = {values.iloc[i]!r} is not one of the labels {list(classes)}",
+            hint="Pass the ground truth in the label matrix's label set.",
+        )
+    return np.asarray(mapped.fillna(-1).to_numpy(dtype=np.int32))
 
 
 def analyze(
@@ -94,11 +95,15 @@ def analyze(
     truth = encode_labels(y, classes, n) if y is not None else None
     voted = codes >= 0
     per_row = voted.sum(axis=1)
+    # Per row and class, how many rules voted it: a rule conflicts where the row holds votes
+    # for some other class than its own.
+    counts = vote_counts(codes, int(codes.max(initial=-1)) + 1)
     rows: list[dict[str, Any]] = []
     for j in range(m):
         mine = voted[:, j]
-        others = codes[:, np.arange(m) != j]
-        differs = ((others >= 0) & (others != codes[:, [j]])).any(axis=1)
+        differs = np.zeros(n, dtype=bool)
+        own = counts[mine, codes[mine, j]]
+        differs[mine] = per_row[mine] - own > 0
         present = np.unique(codes[mine, j])
         polarity = [classes[c] if classes is not None else int(c) for c in present]
         row: dict[str, Any] = {

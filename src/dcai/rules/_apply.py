@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dcai._progress import ProgressCallback, Steps
 from dcai.errors import DcaiWarning, InvalidInputError
 from dcai.rules._rule import Label, Row, Rule, as_rule
 
-__all__ = ["LabelMatrix", "RuleFailure", "apply", "as_codes"]
+__all__ = ["LabelMatrix", "RuleFailure", "apply", "as_codes", "n_classes_of", "vote_counts"]
 
 ABSTAIN_CODE = -1
 
@@ -69,9 +70,8 @@ class LabelMatrix:
 
     def to_frame(self) -> pd.DataFrame:
         """The votes as labels (``None`` where a rule abstains), one column per rule."""
-        labels = np.asarray([*self.classes, None], dtype=object)
         return pd.DataFrame(
-            {name: labels[self.codes[:, j]] for j, name in enumerate(self.rules)},
+            {name: self.labels_of(self.codes[:, j]) for j, name in enumerate(self.rules)},
             index=self.index,
         )
 
@@ -89,6 +89,28 @@ def as_codes(matrix: LabelMatrix | np.ndarray | Sequence[Sequence[int]]) -> np.n
     if codes.size and int(codes.min()) < ABSTAIN_CODE:
         raise InvalidInputError("label-matrix votes are -1 (abstain) or class numbers 0..K-1")
     return codes.astype(np.int32, copy=False)
+
+
+def n_classes_of(matrix: LabelMatrix | np.ndarray, codes: np.ndarray, given: int | None) -> int:
+    """How many classes a matrix's votes range over (a :class:`LabelMatrix` knows; at least 2)."""
+    if isinstance(matrix, LabelMatrix):
+        k = len(matrix.classes)
+    elif given is not None:
+        k = int(given)
+    else:
+        k = int(codes.max()) + 1 if codes.size else 0
+    if codes.size and int(codes.max()) >= max(k, 1):
+        raise InvalidInputError(f"a vote of class {int(codes.max())} with only {k} classes")
+    return max(k, 2)
+
+
+def vote_counts(matrix: LabelMatrix | np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """``(rows, K)``: how many rules voted each class on each row."""
+    codes = as_codes(matrix)
+    k = n_classes_of(matrix, codes, n_classes)
+    rows, rules = np.nonzero(codes >= 0)
+    flat = rows.astype(np.int64) * k + codes[rows, rules]
+    return np.bincount(flat, minlength=codes.shape[0] * k).reshape(-1, k)
 
 
 def _collect(
@@ -169,8 +191,9 @@ def _codes(
         else:
             return np.where(votes, code, ABSTAIN_CODE).astype(np.int32)
     else:
-        mapped = pd.Series(votes, dtype=object).map(lookup)
-        bad = mapped.isna().to_numpy() & pd.notna(pd.Series(votes, dtype=object)).to_numpy()
+        given = pd.Series(votes, dtype=object)
+        mapped = given.map(lookup)
+        bad = mapped.isna().to_numpy() & given.notna().to_numpy()
         if not bad.any():
             return np.asarray(mapped.fillna(ABSTAIN_CODE).to_numpy(dtype=np.int32))
         position = int(np.argmax(bad))
@@ -187,8 +210,9 @@ def apply(
     frame: pd.DataFrame,
     *,
     classes: Sequence[Label] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> LabelMatrix:
-    """Every rule's vote on every row of ``frame``.
+    """Every rule's vote on every row of ``frame`` (``progress``: one step per rule).
 
     ``classes`` fixes the label set and its order (default: every label a rule declares or
     votes, sorted); a vote outside it is an error naming the rule and the row.
@@ -212,7 +236,9 @@ def apply(
         rows = [Row(zip(columns, values, strict=True)) for values in plain.itertuples(index=False)]
     votes: dict[str, list[Any] | np.ndarray] = {}
     failures: dict[str, RuleFailure] = {}
+    steps = Steps(progress, total=len(listed))
     for rule in listed:
+        steps(f"rule {rule.name}")
         votes[rule.name], failure = _collect(rule, frame, rows)
         if failure is not None:
             failures[rule.name] = failure
@@ -227,4 +253,5 @@ def apply(
     codes = np.full((len(frame), len(listed)), ABSTAIN_CODE, dtype=np.int32)
     for j, rule in enumerate(listed):
         codes[:, j] = _codes(votes[rule.name], rule, lookup, frame, label_set)
+    steps.done()
     return LabelMatrix(codes, label_set, tuple(names), frame.index.copy(), failures)

@@ -51,7 +51,7 @@ import numpy as np
 
 from dcai.errors import InvalidInputError
 from dcai.rules._analyze import encode_labels
-from dcai.rules._apply import LabelMatrix, as_codes
+from dcai.rules._apply import LabelMatrix, as_codes, n_classes_of, vote_counts
 
 __all__ = [
     "DUPLICATE_AGREEMENT",
@@ -59,7 +59,6 @@ __all__ = [
     "LabelModel",
     "expected_accuracy",
     "majority_vote",
-    "vote_counts",
 ]
 
 #: Near-duplicate rules: the share of the rarer rule's votes cast where the other votes too...
@@ -72,40 +71,13 @@ _MIN_PAIR_ROWS = 30
 TieBreak = Literal["abstain", "random"]
 
 
-def _n_classes(matrix: LabelMatrix | np.ndarray, codes: np.ndarray, given: int | None) -> int:
-    if isinstance(matrix, LabelMatrix):
-        k = len(matrix.classes)
-    elif given is not None:
-        k = int(given)
-    else:
-        k = int(codes.max()) + 1 if codes.size else 0
-    if codes.size and int(codes.max()) >= max(k, 1):
-        raise InvalidInputError(f"a vote of class {int(codes.max())} with only {k} classes")
-    return max(k, 2)
-
-
-def _flat_votes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row·K + class, rule) of every vote, row-major."""
-    rows, rules = np.nonzero(codes >= 0)
-    return rows.astype(np.int64) * k + codes[rows, rules], rules
-
-
-def vote_counts(
-    matrix: LabelMatrix | np.ndarray,
-    n_classes: int | None = None,
-    weights: np.ndarray | None = None,
-) -> np.ndarray:
-    """``(rows, K)`` sums of the votes for each class (each rule's vote weighted by ``weights``)."""
-    codes = as_codes(matrix)
-    k = _n_classes(matrix, codes, n_classes)
-    flat, rules = _flat_votes(codes, k)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)[rules]
-    return np.bincount(flat, weights=w, minlength=codes.shape[0] * k).reshape(-1, k)
+def _top(scores: np.ndarray) -> np.ndarray:
+    """Per row, the classes whose score ties the best (floating-point ties included)."""
+    return np.asarray(np.isclose(scores, scores.max(axis=1, keepdims=True), rtol=1e-9, atol=1e-12))
 
 
 def _decide(scores: np.ndarray, voted: np.ndarray, tie_break: TieBreak, seed: int) -> np.ndarray:
-    best = scores.max(axis=1, keepdims=True)
-    top = np.isclose(scores, best, rtol=1e-9, atol=1e-12)
+    top = _top(scores)
     out = scores.argmax(axis=1).astype(np.int32)
     tied = top.sum(axis=1) > 1
     if tie_break == "abstain":
@@ -198,7 +170,7 @@ class LabelModel:
         """Learn the rules' outcome probabilities and the class shares; ``y``: truth where known."""
         codes = as_codes(matrix)
         n, m = codes.shape
-        k = _n_classes(matrix, codes, self.n_classes)
+        k = n_classes_of(matrix, codes, self.n_classes)
         self._k = k
         if self.class_balance is not None:
             balance = self.class_balance
@@ -260,11 +232,7 @@ class LabelModel:
             new /= new.sum(axis=2, keepdims=True)
             if self.class_balance is None:
                 rho = (mass.sum(axis=0) + 1.0) / (weight.sum() + k)
-            log_pi = np.log(new)
-            scores = np.tile(np.log(rho), (outcomes.shape[0], 1))
-            for j in range(m):
-                scores += tau[j] * log_pi[j][:, outcomes[:, j]].T
-            post = _softmax(scores)
+            post = _softmax(_log_scores(outcomes, new, rho, tau))
             post[clamp] = np.eye(k)[known[clamp]]
             moved = float(np.max(np.abs(new - pi)))
             pi = new
@@ -283,13 +251,14 @@ class LabelModel:
             self.method_ = "majority"
 
     # ------------------------------------------------------------------------- predicting
-    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.outcome_probs_ is None or self.class_balance_ is None:
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pi, rho, tau = self.outcome_probs_, self.class_balance_, self.evidence_weights_
+        if pi is None or rho is None or tau is None:
             raise InvalidInputError("the label model is not fitted", hint="Call .fit(L) first.")
-        return self.outcome_probs_, self.class_balance_
+        return pi, rho, tau
 
     def _scores(self, codes: np.ndarray) -> np.ndarray:
-        pi, rho = self._fitted()
+        pi, rho, tau = self._fitted()
         k = self._k
         if codes.shape[1] != pi.shape[0]:
             raise InvalidInputError(
@@ -299,17 +268,7 @@ class LabelModel:
             raise InvalidInputError(f"a vote of class {int(codes.max())} with only {k} classes")
         if self.method_ == "majority":
             return vote_counts(codes, k).astype(np.float64)
-        outcomes = np.where(codes >= 0, codes, k)
-        log_pi = np.log(pi)
-        tau = (
-            self.evidence_weights_
-            if self.evidence_weights_ is not None
-            else np.ones(codes.shape[1])
-        )
-        scores = np.tile(np.log(rho), (codes.shape[0], 1))
-        for j in range(codes.shape[1]):
-            scores += tau[j] * log_pi[j][:, outcomes[:, j]].T
-        return scores
+        return _log_scores(np.where(codes >= 0, codes, k), pi, rho, tau)
 
     def predict_proba(self, matrix: LabelMatrix | np.ndarray) -> np.ndarray:
         """``(rows, K)`` probabilities of each class (abstentions count as evidence too)."""
@@ -317,7 +276,7 @@ class LabelModel:
         scores = self._scores(codes)
         if self.method_ == "majority":  # vote shares; no vote: the class shares
             totals = scores.sum(axis=1, keepdims=True)
-            _, rho = self._fitted()
+            rho = self._fitted()[1]
             return np.where(totals > 0, scores / np.maximum(totals, 1), rho)
         return _softmax(scores)
 
@@ -327,6 +286,17 @@ class LabelModel:
         """The most probable class per row; ``-1`` where no rule voted (or a tie, by default)."""
         codes = as_codes(matrix)
         return _decide(self._scores(codes), np.asarray((codes >= 0).any(axis=1)), tie_break, seed)
+
+
+def _log_scores(
+    outcomes: np.ndarray, pi: np.ndarray, rho: np.ndarray, tau: np.ndarray
+) -> np.ndarray:
+    """``log ρ_k + Σ_j τ_j log π_j[k, o_j]`` per row (outcomes: abstaining as ``K``)."""
+    log_pi = np.log(pi)
+    scores = np.tile(np.log(rho), (outcomes.shape[0], 1))
+    for j in range(outcomes.shape[1]):
+        scores += tau[j] * log_pi[j][:, outcomes[:, j]].T
+    return scores
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -417,5 +387,5 @@ def expected_accuracy(scores: np.ndarray, truth: np.ndarray) -> float:
     """
     if truth.size == 0:
         return float("nan")
-    top = np.isclose(scores, scores.max(axis=1, keepdims=True), rtol=1e-9, atol=1e-12)
+    top = _top(scores)
     return float(np.mean(top[np.arange(truth.size), truth] / top.sum(axis=1)))

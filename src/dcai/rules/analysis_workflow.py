@@ -24,12 +24,13 @@ import pandas as pd
 from dcai.data._schema import EXAMPLE_ID
 from dcai.data.versions import resolve_ref
 from dcai.errors import InvalidInputError
-from dcai.rules._analyze import analyze
-from dcai.rules._apply import apply
-from dcai.rules._label_model import LabelModel, expected_accuracy, vote_counts
+from dcai.rules._analyze import analyze, encode_labels
+from dcai.rules._apply import apply, vote_counts
+from dcai.rules._label_model import LabelModel, expected_accuracy
 from dcai.rules._loader import load_rules
 
 if TYPE_CHECKING:
+    from dcai._progress import ProgressCallback
     from dcai.store import Stores
 
 __all__ = ["RulesReport", "analyze_rules"]
@@ -97,9 +98,15 @@ def _number(value: Any) -> float | None:
 
 
 def analyze_rules(
-    stores: Stores, ref: str, rules_file: str | Path, *, split: str | None = None
+    stores: Stores,
+    ref: str,
+    rules_file: str | Path,
+    *,
+    split: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> RulesReport:
     """Run the rules of ``rules_file`` on version ``ref`` (or one ``split`` of it) and measure them."""
+    rules = load_rules(rules_file)  # a broken file fails before any data is read
     version = resolve_ref(stores, ref)
     roles = version.roles
     frame = version.to_pandas()
@@ -111,31 +118,32 @@ def analyze_rules(
             )
         frame = frame[frame[roles.split].astype("string") == split]
         if frame.empty:
-            raise InvalidInputError(f"the {split!r} split of {version.ref} is empty")
-    rules = load_rules(rules_file)
+            raise InvalidInputError(
+                f"the {split!r} split of {version.ref} is empty",
+                hint=f"Use train, dev or test; dcai data show {version.ref} lists the splits.",
+            )
     hidden = [c for c in (roles.label, roles.split) if c is not None]
     visible = frame.drop(columns=hidden).set_index(EXAMPLE_ID, drop=False)
-    labels = frame[roles.label]
+    labels = frame[roles.label].to_numpy()
     classes = sorted(pd.unique(labels).tolist(), key=lambda v: (str(type(v)), v))
-    matrix = apply(rules, visible, classes=classes)
-    table = analyze(matrix, labels.to_numpy())
-    codes = matrix.codes
-    covered = (codes >= 0).any(axis=1)
-    truth = pd.Series(labels.to_numpy()).map({c: i for i, c in enumerate(classes)}).to_numpy(int)
+    matrix = apply(rules, visible, classes=classes, progress=progress)
+    truth = encode_labels(labels, classes, len(frame))
+    table = analyze(matrix, labels)
+    model = LabelModel().fit(matrix)
+    assert model.accuracies_ is not None
+    # The model's estimate means nothing for a rule that never voted.
+    table["estimated_accuracy"] = np.where(table["votes"] > 0, model.accuracies_, np.nan)
+    covered = (matrix.codes >= 0).any(axis=1)
     if roles.split is not None and split is None:
         evaluate = (frame[roles.split].astype("string") == "test").to_numpy(dtype=bool)
         where = "test split"
     else:
         evaluate = np.ones(len(frame), dtype=bool)
         where = f"{split} split" if split is not None else "all rows"
-    model = LabelModel().fit(matrix)
-    assert model.accuracies_ is not None
-    table["estimated_accuracy"] = model.accuracies_
-    k = len(classes)
     keep = covered & evaluate
     majority = mine = None
-    if k >= 2 and keep.any():  # rows with a vote, ties a fair draw
-        majority = expected_accuracy(vote_counts(matrix, k)[keep], truth[keep])
+    if len(classes) >= 2 and keep.any():  # rows with a vote, ties a fair draw
+        majority = expected_accuracy(vote_counts(matrix)[keep], truth[keep])
         mine = expected_accuracy(model.predict_proba(matrix)[keep], truth[keep])
     failures = {
         name: {"rows": f.rows, "first_row": _plain(f.first_row), "error": f.error}

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dcai._progress import ProgressCallback
     from dcai.rules.analysis_workflow import RulesReport
     from dcai.store import Stores
 
@@ -25,7 +26,14 @@ class RulesNamespace:
     def __repr__(self) -> str:
         return f"<ws.rules of {self._stores.path}>"
 
-    def analyze(self, ref: str, rules_file: str | Path, *, split: str | None = None) -> RulesReport:
+    def analyze(
+        self,
+        ref: str,
+        rules_file: str | Path,
+        *,
+        split: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RulesReport:
         """Each rule of ``rules_file`` against the version's labels, and the label model
         against majority vote on the test split (``dcai rules analyze``).
 
@@ -41,4 +49,4 @@ class RulesNamespace:
         """
         from dcai.rules.analysis_workflow import analyze_rules
 
-        return analyze_rules(self._stores, ref, rules_file, split=split)
+        return analyze_rules(self._stores, ref, rules_file, split=split, progress=progress)
