@@ -68,17 +68,7 @@ def baseline(
 ) -> None:
     """Keep a baseline in dcai.toml (\\[project.baselines]): HLP, the literature, the old system,
     a quick-and-dirty model."""
-    from dcai.errors import InvalidInputError
-
     ws = open_workspace(ctx)
-    if metric is None:
-        targets, _ = ws.project.targets()
-        if len(targets) != 1:
-            raise InvalidInputError(
-                "say which metric the baseline is a value of",
-                hint=f"Add --metric, e.g. dcai scope baseline {name} {value:g} --metric accuracy.",
-            )
-        metric = targets[0].metric
     kept = ws.project.baseline(name, value, source=source, metric=metric)
     if json_:
         print_json(

@@ -35,8 +35,11 @@ class ProjectNamespace:
 
         return set_target(self._stores.path, metric, text)
 
-    def baseline(self, name: str, value: float, *, source: str, metric: str) -> Baseline:
-        """Keep a baseline: ``value`` of ``metric`` and where it comes from.
+    def baseline(
+        self, name: str, value: float, *, source: str, metric: str | None = None
+    ) -> Baseline:
+        """Keep a baseline: ``value`` of ``metric`` (default: the only target's) and where it
+        comes from.
 
         >>> ws.project.baseline("old_system", 0.82, source="rules engine", metric="accuracy").value
         0.82

@@ -110,8 +110,13 @@ def set_target(root: Path, metric: str, text: str) -> Target:
     return target
 
 
-def set_baseline(root: Path, name: str, value: float, *, source: str, metric: str) -> Baseline:
-    """Add or replace the baseline ``name``: ``value`` of ``metric``, and where it comes from."""
+def set_baseline(
+    root: Path, name: str, value: float, *, source: str, metric: str | None = None
+) -> Baseline:
+    """Add or replace the baseline ``name``: ``value`` of ``metric``, and where it comes from.
+
+    Without ``metric``, the metric of the project's only target.
+    """
     if not name.replace("_", "").replace("-", "").isalnum():
         raise InvalidInputError(
             f"baseline name {name!r} is not a plain name", hint="Use e.g. old_system or hlp."
@@ -122,17 +127,25 @@ def set_baseline(root: Path, name: str, value: float, *, source: str, metric: st
         raise InvalidInputError(
             "a baseline needs its source", hint='Say where it comes from: --source "old system".'
         )
+    targets, _ = read_scope(root)  # also refuses to edit a file whose [project] is broken
+    if metric is None:
+        if len(targets) != 1:
+            raise InvalidInputError(
+                "say which metric the baseline is a value of",
+                hint=f"Add --metric, e.g. dcai scope baseline {name} {value:g} --metric accuracy.",
+            )
+        metric = targets[0].metric
     parse_target(metric, ">= 0")  # the same metric names as targets
-    read_scope(root)
+    chosen = metric
 
     def change(document: Any, tomlkit: Any) -> None:
         project = _table(document, "project", tomlkit, super_table=True)
         baselines = _table(project, "baselines", tomlkit, super_table=True)
         entry = tomlkit.table()
-        entry["metric"] = metric
+        entry["metric"] = chosen
         entry["value"] = float(value)
         entry["source"] = source
         baselines[name] = entry
 
     _edit(root, change)
-    return Baseline(name, metric, float(value), source)
+    return Baseline(name, chosen, float(value), source)

@@ -21,6 +21,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from dcai.project._targets import Baseline, Target
 from dcai.project.scope_file import read_scope
 
@@ -82,42 +85,55 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _run_value(stores: Stores, name: str) -> tuple[float | None, str | None]:
+def _run_values(stores: Stores) -> dict[str, tuple[float, str]]:
+    """Each run metric's newest value among finished runs, and the run it came from."""
     from dcai.experiments.query import list_runs
 
-    runs = list_runs(stores)
-    column = f"metrics.{name}"
-    if runs.empty or column not in runs.columns:
-        return None, None
-    for row in runs.to_dict("records"):  # newest first
-        value = _finite(row.get(column))
-        if row.get("status") == "FINISHED" and value is not None:
-            return value, f"run {str(row['run'])[:8]} on {row['dataset']}"
-    return None, None
+    runs = list_runs(stores)  # newest first
+    found: dict[str, tuple[float, str]] = {}
+    if runs.empty:
+        return found
+    finished = runs[runs["status"] == "FINISHED"]
+    for column in (c for c in finished.columns if c.startswith("metrics.")):
+        values = pd.to_numeric(finished[column], errors="coerce")
+        values = values[np.isfinite(values.to_numpy(dtype=np.float64))]
+        if len(values):
+            row = finished.loc[values.index[0]]
+            source = f"run {str(row['run'])[:8]} on {row['dataset']}"
+            found[column.removeprefix("metrics.")] = (float(values.iloc[0]), source)
+    return found
 
 
-def _monitoring_value(stores: Stores, column: str) -> tuple[float | None, str | None]:
+def _monitoring_values(stores: Stores, columns: set[str]) -> dict[str, tuple[float, str]]:
+    """Each wanted window metric's value in the newest complete window that has it."""
     from sqlalchemy import select
 
     from dcai.store import schema as t
 
+    found: dict[str, tuple[float, str]] = {}
+    if not columns:
+        return found
     w = t.monitor_windows
     with stores.meta.read() as conn:
         rows = conn.execute(
-            select(w.c.deployment, w.c.window_start, w.c.window_end, w.c.metrics_json)
+            select(w.c.deployment, w.c.window_start, w.c.metrics_json)
             .where(w.c.complete == 1)
             .order_by(w.c.window_end.desc(), w.c.computed_at.desc())
             .limit(1000)
         ).all()
     for row in rows:
-        value = _finite(json.loads(row.metrics_json).get(column))
-        if value is not None:
-            start = str(row.window_start)[:16].replace("T", " ")
-            return value, f"monitoring {row.deployment}, window from {start} UTC"
-    return None, None
+        metrics = json.loads(row.metrics_json)
+        for column in columns - set(found):
+            value = _finite(metrics.get(column))
+            if value is not None:
+                start = str(row.window_start)[:16].replace("T", " ")
+                found[column] = (value, f"monitoring {row.deployment}, window from {start} UTC")
+        if len(found) == len(columns):
+            break
+    return found
 
 
-def _newest_reports(stores: Stores, kind: str) -> LabelReport | None:
+def _newest_report(stores: Stores, kind: str) -> LabelReport | None:
     from dcai.data.catalog import list_datasets
     from dcai.labels.reports import list_reports
 
@@ -128,7 +144,7 @@ def _newest_reports(stores: Stores, kind: str) -> LabelReport | None:
 def _hlp_baseline(stores: Stores) -> dict[str, Any] | None:
     from dcai.analysis._workflow_baselines import _hlp_value
 
-    report = _newest_reports(stores, "hlp")
+    report = _newest_report(stores, "hlp")
     value = None if report is None else _hlp_value(report)
     if report is None or value is None:
         return None
@@ -138,7 +154,7 @@ def _hlp_baseline(stores: Stores) -> dict[str, Any] | None:
 def _next_action(stores: Stores) -> dict[str, Any]:
     from dcai.data.catalog import list_datasets
 
-    report = _newest_reports(stores, "analysis")
+    report = _newest_report(stores, "analysis")
     if report is None:
         datasets = list_datasets(stores)
         if not datasets:
@@ -182,12 +198,14 @@ def project_status(stores: Stores) -> ProjectStatus:
     if not targets:
         notes.append('no targets yet: set one with dcai scope target accuracy ">= 0.9"')
     hlp = _hlp_baseline(stores)
+    runs = _run_values(stores) if any(t.source_kind != "monitoring" for t in targets) else {}
+    windows = _monitoring_values(
+        stores, {t.measured_as for t in targets if t.source_kind == "monitoring"}
+    )
     rows = []
     for target in targets:
-        if target.source_kind == "monitoring":
-            value, source = _monitoring_value(stores, target.measured_as)
-        else:
-            value, source = _run_value(stores, target.measured_as)
+        measured = windows if target.source_kind == "monitoring" else runs
+        value, source = measured.get(target.measured_as, (None, None))
         if value is None and target.source_kind == "unknown":
             notes.append(f"nothing in this workspace measures {target.metric}")
         rows.append(
