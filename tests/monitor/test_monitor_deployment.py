@@ -225,6 +225,28 @@ def test_any_column_name_is_read_out_of_the_json(key: str) -> None:
             assert got == expected, record
 
 
+def test_sensitive_inputs_are_known_keys() -> None:
+    import duckdb
+
+    from dcai.deploy.prediction_log import inputs_json
+    from dcai.monitor.deployment import _extraction, _parsed
+    from dcai.monitor.windows import Reference
+
+    reference = Reference("m/1", {"x": (0.0, 1.0)}, {}, (), (), None, None, 1, ignored=("email",))
+    select, params, parse, features = _extraction(reference)
+    query = f"SELECT {', '.join(select)} FROM (SELECT ? AS inputs, from_json(?, ?) AS _s) p"
+    with duckdb.connect(":memory:") as conn:
+        for record, clean, violation in (
+            ({"x": 0.5, "email": "9f2c"}, True, False),  # its hash logged: not even re-read
+            ({"x": 0.5}, False, False),  # no hash: read again, still no violation
+            ({"x": 0.5, "new": 1}, False, True),  # as many keys, one unknown
+        ):
+            text = inputs_json(record)
+            rows = conn.execute(query, [*params, text, text, parse[0]]).df()
+            assert rows["_raw"].isna().iloc[0] == clean, record
+            assert bool(_parsed(rows, reference, features)["_violation"].iloc[0]) == violation
+
+
 def test_inputs_the_model_was_not_trained_on_are_named(served: Path, tmp_path: Path) -> None:
     import shutil
 

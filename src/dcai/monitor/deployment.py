@@ -135,22 +135,22 @@ def _extraction(reference: Reference | None) -> tuple[list[str], list[Any], list
     (``from_json`` into a struct: numeric features as DOUBLE, the others as text): SELECT
     expressions and their parameters, the parameters of the parsing subquery (the struct
     type), and the features in order. ``_raw`` keeps a row's JSON only where it may break the
-    schema — a feature missing or not a number (its value NULL), or more keys than features —
-    for :func:`_violations` to judge in Python; on clean traffic that is no row. Column names
-    only ever travel as parameters."""
+    schema — a known key (a feature, or a sensitive input's hash) missing or not a number (its
+    value NULL), or a key count other than the known keys' — for :func:`_violations` to judge
+    in Python; on clean traffic that is no row. Column names only ever travel as parameters."""
     if reference is None or not reference.features:
         return [], [], [], []
     features = list(reference.features)
+    known = [*features, *(c for c in reference.ignored if c not in features)]
     expressions = [f'struct_extract(p._s, ?) AS "_f{i}"' for i in range(len(features))]
     params: list[Any] = list(features)
+    # Every known key present and not null, and no other key: the row is clean as parsed.
     suspect = " OR ".join(
-        ["len(json_keys(p.inputs)) > ?"] + ["struct_extract(p._s, ?) IS NULL"] * len(features)
+        ["len(json_keys(p.inputs)) <> ?"] + ["struct_extract(p._s, ?) IS NULL"] * len(known)
     )
     expressions.append(f"CASE WHEN {suspect} THEN p.inputs END AS _raw")
-    params.extend([len(features), *features])
-    struct = json.dumps(
-        {c: "DOUBLE" if c in reference.numeric_range else "VARCHAR" for c in features}
-    )
+    params.extend([len(known), *known])
+    struct = json.dumps({c: "DOUBLE" if c in reference.numeric_range else "VARCHAR" for c in known})
     return expressions, params, [struct], features
 
 
