@@ -70,27 +70,23 @@ def keywords(
     alternatives = "|".join(re.escape(w) for w in listed)
     pattern = rf"\b(?:{alternatives})\b" if whole_words else f"(?:{alternatives})"
     rule_name = name or f"keywords_{column}_{'_'.join(listed[:3])}"
-    return _pattern_rule(column, pattern, label, rule_name, case, f"{column} has {listed}")
+    return _pattern_rule(column, pattern, label, rule_name, case)
 
 
 def regex(
     column: str, pattern: str, *, label: Label, name: str | None = None, case: bool = True
 ) -> Rule:
     """Vote ``label`` where ``column`` matches the regular expression ``pattern`` (RE2 syntax)."""
-    return _pattern_rule(
-        column, pattern, label, name or f"regex_{column}", case, f"{column} ~ {pattern}"
-    )
+    return _pattern_rule(column, pattern, label, name or f"regex_{column}", case)
 
 
-def _pattern_rule(
-    column: str, pattern: str, label: Label, rule_name: str, case: bool, description: str
-) -> Rule:
+def _pattern_rule(column: str, pattern: str, label: Label, rule_name: str, case: bool) -> Rule:
     def batch(frame: pd.DataFrame) -> np.ndarray:
         text = _text(_column(frame, column, rule_name))
         found = text.str.contains(pattern, case=case, regex=True)
         return np.asarray(found.fillna(False).to_numpy(dtype=bool, na_value=False))
 
-    return Rule(name=rule_name, label=label, batch=batch, description=description)
+    return Rule(name=rule_name, label=label, batch=batch)
 
 
 def query(text: str, *, label: Label, name: str | None = None) -> Rule:
@@ -106,7 +102,7 @@ def query(text: str, *, label: Label, name: str | None = None) -> Rule:
     def batch(frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(compiled.mask(frame), dtype=bool)
 
-    return Rule(name=rule_name, label=label, batch=batch, description=text)
+    return Rule(name=rule_name, label=label, batch=batch)
 
 
 def threshold(column: str, op: str, value: float, *, label: Label, name: str | None = None) -> Rule:
@@ -123,7 +119,7 @@ def threshold(column: str, op: str, value: float, *, label: Label, name: str | N
             hit = compare(numbers, float(value))
         return np.asarray(hit & ~np.isnan(numbers), dtype=bool)
 
-    return Rule(name=rule_name, label=label, batch=batch, description=f"{column} {op} {value}")
+    return Rule(name=rule_name, label=label, batch=batch)
 
 
 def model_confident(
@@ -157,4 +153,4 @@ def model_confident(
         out[proba[np.arange(len(frame)), best] < min_confidence] = None
         return np.asarray(out, dtype=object)
 
-    return Rule(name=name, batch=batch, description=f"model confidence >= {min_confidence}")
+    return Rule(name=name, batch=batch)

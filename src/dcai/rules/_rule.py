@@ -64,7 +64,6 @@ class Rule:
     function: Callable[[Row], Any] | None = None
     label: Label | None = None
     batch: Callable[[pd.DataFrame], np.ndarray] | None = None
-    description: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -128,13 +127,7 @@ def rule(
     def wrap(fn: Callable[[Row], Any]) -> Rule:
         if not callable(fn):
             raise InvalidInputError(f"@rule needs a function, got {type(fn).__name__}")
-        doc = (fn.__doc__ or "").strip().splitlines()
-        return Rule(
-            name=name or fn.__name__,
-            function=fn,
-            label=label,
-            description=doc[0] if doc else "",
-        )
+        return Rule(name=name or fn.__name__, function=fn, label=label)
 
     if function is not None:
         return wrap(function)
